@@ -1,0 +1,22 @@
+"""Decoding: genome -> ``torch.nn.Module`` on any device, and back."""
+
+from neuroevo.decoding.functional import (
+    dense_from_embeddings,
+    factored_is_cheaper,
+    generate_weight,
+    junction_embeddings,
+    separable_conv,
+)
+from neuroevo.decoding.modules import DirectNetwork, EmbeddingNetwork, GenomeNetwork, decode
+
+__all__ = [
+    "DirectNetwork",
+    "EmbeddingNetwork",
+    "GenomeNetwork",
+    "decode",
+    "dense_from_embeddings",
+    "factored_is_cheaper",
+    "generate_weight",
+    "junction_embeddings",
+    "separable_conv",
+]

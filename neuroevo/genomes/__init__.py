@@ -1,0 +1,15 @@
+"""Genomes: the embedding (neuron-set) encoding and the direct (weight-matrix) baseline."""
+
+from neuroevo.genomes.base import Genome
+from neuroevo.genomes.direct import DirectGenome, direct_record_shapes, permute_incoming_columns
+from neuroevo.genomes.embedding import EmbeddingGenome, embedding_record_shapes, random_embedding_records
+
+__all__ = [
+    "Genome",
+    "DirectGenome",
+    "EmbeddingGenome",
+    "direct_record_shapes",
+    "embedding_record_shapes",
+    "permute_incoming_columns",
+    "random_embedding_records",
+]

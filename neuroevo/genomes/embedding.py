@@ -1,0 +1,141 @@
+"""The neuron-embedding genome: weights are generated, never stored."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from neuroevo.architecture import Architecture
+from neuroevo.encoding import InputEncoding
+from neuroevo.genomes.base import Genome
+from neuroevo.neurons import NeuronSet
+
+
+class EmbeddingGenome(Genome):
+    """A network as unordered sets of self-contained neuron records.
+
+    Layer ``l`` holds, per neuron: ``embeddings [d]``, ``bias []``, and for conv layers
+    ``kernels [k, k]`` (its own depthwise kernel); with the ``"free"`` junction the last conv
+    layer's neurons also carry ``features [P, d]``, one free embedding per spatial position.
+    Weights between consecutive layers are generated as ``W = sigma(Z_prev Z_next^T)``, where the
+    first ``Z_prev`` is the shared :class:`~neuroevo.encoding.InputEncoding`.
+
+    Args:
+        architecture: the layer stack (``architecture.conv_style`` is ignored: always separable).
+        input_encoding: the shared basis (``[n_input_neurons, d]`` plus positions when the
+            architecture's junction is ``"position"``).
+        layers: one :class:`~neuroevo.neurons.NeuronSet` per genome layer.
+
+    Raises:
+        ValueError: any inconsistency (see :meth:`validate`).
+    """
+
+    encoding = "embedding"
+
+    def __init__(
+        self, architecture: Architecture, input_encoding: InputEncoding, layers: Sequence[NeuronSet]
+    ) -> None:
+        super().__init__(architecture, layers)
+        self.input_encoding = input_encoding
+        self.validate()
+
+    @property
+    def d(self) -> int:
+        """Embedding width."""
+        return self.input_encoding.d
+
+    @classmethod
+    def random(
+        cls,
+        architecture: Architecture,
+        d: int = 64,
+        *,
+        input_encoding: InputEncoding | None = None,
+        generator: torch.Generator | None = None,
+    ) -> "EmbeddingGenome":
+        """A randomly initialised genome: ``z ~ N(0, 1/d)``, zero biases, kernels ``U(-1/k, 1/k)``.
+
+        Args:
+            architecture: the layer stack.
+            d: embedding width (ignored when ``input_encoding`` is given: its width is used).
+            input_encoding: a shared basis to build on; a fresh random one when ``None``.
+            generator: source of randomness (``torch``'s global generator when ``None``).
+        """
+        if input_encoding is None:
+            positions = architecture.n_positions if architecture.uses_position_embeddings else 0
+            input_encoding = InputEncoding.random(
+                architecture.n_input_neurons, d, positions, generator=generator
+            )
+        d = input_encoding.d
+        layers = [
+            random_embedding_records(architecture, index, width, d, generator=generator)
+            for index, width in enumerate(architecture.widths)
+        ]
+        return cls(architecture, input_encoding, layers)
+
+    def expected_fields(self, index: int) -> dict[str, tuple[int, ...]]:
+        return embedding_record_shapes(self.architecture, index, self.d)
+
+    def _validate_layer(self, index: int, layer: NeuronSet) -> None:
+        if index == 0:
+            arch, enc = self.architecture, self.input_encoding
+            if enc.n_inputs != arch.n_input_neurons:
+                raise ValueError(
+                    f"input encoding has {enc.n_inputs} rows but architecture {arch.spec} has "
+                    f"{arch.n_input_neurons} input neurons"
+                )
+            wanted_positions = arch.n_positions if arch.uses_position_embeddings else 0
+            if enc.n_positions != wanted_positions:
+                raise ValueError(
+                    f"input encoding has {enc.n_positions} position embeddings, the "
+                    f"{arch.junction!r} junction of {arch.spec} needs {wanted_positions}"
+                )
+        if "embeddings" in layer.names and layer.record_shapes["embeddings"] != (self.d,):
+            raise ValueError(
+                f"layer {index} has embedding width {layer.record_shapes['embeddings']}, the input "
+                f"encoding has d={self.d} (mismatched embedding widths)"
+            )
+        self._check_fields(index, layer)
+
+    def _identity_parts(self) -> list[bytes]:
+        return super()._identity_parts() + [self.input_encoding.identity.encode()]
+
+    def parameter_counts(self) -> dict[str, int]:
+        """``input_encoding`` (inputs and positions), ``embeddings`` (layers), ``biases``,
+        ``kernels``, ``features`` (free junction embeddings)."""
+        counts = {"input_encoding": self.input_encoding.n_parameters, "embeddings": 0, "biases": 0,
+                  "kernels": 0, "features": 0}
+        for layer in self.layers:
+            counts["embeddings"] += layer["embeddings"].numel()
+            counts["biases"] += layer["bias"].numel()
+            counts["kernels"] += layer["kernels"].numel() if "kernels" in layer else 0
+            counts["features"] += layer["features"].numel() if "features" in layer else 0
+        return counts
+
+
+def embedding_record_shapes(architecture: Architecture, index: int, d: int) -> dict[str, tuple[int, ...]]:
+    """Per-neuron field shapes of layer ``index`` of an embedding genome."""
+    shapes: dict[str, tuple[int, ...]] = {"embeddings": (d,), "bias": ()}
+    if architecture.is_conv(index):
+        k = architecture.kernel_size
+        shapes["kernels"] = (k, k)
+        if index == architecture.n_conv - 1 and architecture.junction == "free":
+            shapes["features"] = (architecture.n_positions, d)
+    return shapes
+
+
+def random_embedding_records(
+    architecture: Architecture, index: int, n: int, d: int, *, generator: torch.Generator | None = None
+) -> NeuronSet:
+    """``n`` fresh neuron records for layer ``index``: ``z ~ N(0, 1/d)``, bias 0, kernels ``U(-1/k, 1/k)``."""
+    fields = {}
+    for name, shape in embedding_record_shapes(architecture, index, d).items():
+        if name == "bias":
+            fields[name] = torch.zeros(n)
+        elif name == "kernels":
+            k = architecture.kernel_size
+            fields[name] = (torch.rand(n, *shape, generator=generator) * 2 - 1) / k
+        else:
+            fields[name] = torch.randn(n, *shape, generator=generator) / d**0.5
+    return NeuronSet(**fields)

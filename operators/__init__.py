@@ -1,0 +1,1 @@
+"""DEAP-compatible crossover and mutation operators for neuroevo genomes."""

@@ -1,0 +1,1 @@
+"""Populations: DEAP individuals, batched evaluation, toolbox, GA loops, checkpoints."""
