@@ -1,0 +1,97 @@
+import pytest
+import torch
+
+from neuroevo import Architecture, DirectGenome, EmbeddingGenome, decode
+from neuroevo.decoding import dense_from_embeddings, factored_is_cheaper, generate_weight
+from tests.conftest import small_conv, small_dense
+
+
+@pytest.mark.parametrize("sigma", ["identity", "tanh", "sinh"])
+def test_dense_layer_matches_materialised_weights(sigma):
+    gen = torch.Generator().manual_seed(0)
+    h, z_prev, z_next, bias = (torch.randn(s, generator=gen) for s in ((5, 30), (30, 4), (20, 4), (20,)))
+    expected = h @ generate_weight(z_prev, z_next, sigma) + bias
+    torch.testing.assert_close(dense_from_embeddings(h, z_prev, z_next, bias, sigma), expected)
+
+
+def test_factored_form_is_chosen_only_when_cheaper():
+    assert factored_is_cheaper(batch=1000, m=784, d=64, n=400)
+    assert not factored_is_cheaper(batch=1000, m=16, d=64, n=16)
+
+
+def test_generated_weights_follow_the_formula():
+    genome = EmbeddingGenome.random(small_dense().with_options(sigma="tanh"), 4)
+    net = decode(genome)
+    x = torch.randn(3, 16)
+    w0 = torch.tanh(genome.input_encoding.inputs @ genome.layers[0]["embeddings"].T)
+    h = torch.relu(x @ w0 + genome.layers[0]["bias"])
+    w1 = torch.tanh(genome.layers[0]["embeddings"] @ genome.layers[1]["embeddings"].T)
+    h = torch.relu(h @ w1 + genome.layers[1]["bias"])
+    w2 = torch.tanh(genome.layers[1]["embeddings"] @ genome.layers[2]["embeddings"].T)
+    torch.testing.assert_close(net(x), h @ w2 + genome.layers[2]["bias"])
+
+
+def test_position_junction_generates_weights_from_the_neurons_own_embedding():
+    arch = small_conv("position").with_options(pool=1)
+    genome = EmbeddingGenome.random(arch, 5)
+    conv_z = genome.layers[arch.n_conv - 1]["embeddings"]
+    positions = genome.input_encoding.positions
+    dense_z = genome.layers[arch.n_conv]["embeddings"]
+    weight = torch.einsum("id,pd,jd->ipj", conv_z, positions, dense_z)
+    # Moving neuron 0 elsewhere keeps its block of outgoing weights: it depends on z_0 only.
+    moved = genome.clone()
+    moved.permute_layer(arch.n_conv - 1, torch.tensor([3, 4, 5, 0, 1, 2]))
+    weight_moved = torch.einsum(
+        "id,pd,jd->ipj", moved.layers[arch.n_conv - 1]["embeddings"], positions, dense_z
+    )
+    torch.testing.assert_close(weight_moved[3], weight[0])
+
+
+@pytest.mark.parametrize("encoding", ["embedding", "direct"])
+def test_training_updates_genome_parameters_and_exports_them(encoding):
+    arch = small_conv("free")
+    genome = EmbeddingGenome.random(arch, 4) if encoding == "embedding" else DirectGenome.random(arch)
+    net = decode(genome)
+    optimiser = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss = torch.nn.functional.cross_entropy(net(torch.randn(8, 1, 8, 8)), torch.randint(0, 3, (8,)))
+    loss.backward()
+    optimiser.step()
+    exported = net.to_genome()
+    assert exported != genome
+    assert type(exported) is type(genome) and exported.widths == genome.widths
+    torch.testing.assert_close(decode(exported)(torch.ones(2, 1, 8, 8)), net(torch.ones(2, 1, 8, 8)))
+
+
+def test_input_encoding_is_frozen_unless_requested():
+    genome = EmbeddingGenome.random(small_dense(), 4)
+    frozen = decode(genome)
+    assert not frozen.input_embeddings.requires_grad
+    assert frozen.to_genome().input_encoding is genome.input_encoding
+    trainable = decode(genome, train_input_encoding=True)
+    assert trainable.input_embeddings.requires_grad
+    with torch.no_grad():
+        trainable.input_embeddings.add_(0.1)
+    assert trainable.to_genome().input_encoding != genome.input_encoding
+
+
+def test_decoding_does_not_alias_the_genome():
+    genome = EmbeddingGenome.random(small_dense(), 4)
+    snapshot = genome.clone()
+    net = decode(genome)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    assert genome == snapshot
+
+
+def test_printed_module_names_the_architecture():
+    assert "784-400-10" in repr(decode(EmbeddingGenome.random(Architecture.parse("784-400-10"), 8)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("encoding", ["embedding", "direct"])
+def test_cpu_and_cuda_agree(encoding):
+    arch = small_conv("position")
+    genome = EmbeddingGenome.random(arch, 4) if encoding == "embedding" else DirectGenome.random(arch)
+    x = torch.randn(6, 1, 8, 8)
+    torch.testing.assert_close(decode(genome, "cuda")(x.cuda()).cpu(), decode(genome)(x), rtol=1e-4, atol=1e-4)

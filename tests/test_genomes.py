@@ -1,0 +1,176 @@
+import copy
+import pickle
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neuroevo import Architecture, DirectGenome, EmbeddingGenome, InputEncoding, NeuronSet, decode
+from tests.conftest import small_conv, small_dense
+
+ARCHS = {
+    "dense": small_dense,
+    "conv-position": lambda: small_conv("position"),
+    "conv-free": lambda: small_conv("free"),
+    "conv-gap": lambda: small_conv("gap"),
+}
+
+
+def _inputs(arch: Architecture, n: int = 7, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, *arch.input_shape, generator=torch.Generator().manual_seed(seed))
+
+
+def test_paper_parameter_counts():
+    arch = Architecture.parse("784-400-10")
+    genome = EmbeddingGenome.random(arch, 64)
+    counts = genome.parameter_counts()
+    assert counts["input_encoding"] + counts["embeddings"] == (784 + 400 + 10) * 64 == 76_416
+    assert counts["biases"] == 410
+    assert DirectGenome.random(arch).n_parameters == 318_010
+
+
+def test_init_scale_is_one_over_d():
+    genome = EmbeddingGenome.random(Architecture.parse("784-400-10"), 64, generator=torch.Generator().manual_seed(0))
+    var = genome.layers[0]["embeddings"].var().item()
+    assert var == pytest.approx(1 / 64, rel=0.1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(arch_name=st.sampled_from(sorted(ARCHS)), layer_choice=st.integers(0, 10), seed=st.integers(0, 2**31))
+def test_hidden_permutation_leaves_embedding_network_unchanged(arch_name, layer_choice, seed):
+    arch = ARCHS[arch_name]()
+    gen = torch.Generator().manual_seed(seed)
+    genome = EmbeddingGenome.random(arch, 6, generator=gen)
+    layer = layer_choice % len(arch.hidden_layers)
+    x = _inputs(arch)
+    before = decode(genome)(x)
+    permuted = genome.clone()
+    permuted.permute_layer(layer, torch.randperm(genome.widths[layer], generator=gen))
+    torch.testing.assert_close(decode(permuted)(x), before, rtol=1e-5, atol=1e-5)
+    assert permuted == genome and permuted.content_hash == genome.content_hash
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    arch_name=st.sampled_from(sorted(ARCHS)),
+    conv_style=st.sampled_from(["separable", "standard"]),
+    layer_choice=st.integers(0, 10),
+    seed=st.integers(0, 2**31),
+)
+def test_direct_genome_needs_consistent_row_and_column_permutation(arch_name, conv_style, layer_choice, seed):
+    arch = ARCHS[arch_name]().with_options(conv_style=conv_style)
+    gen = torch.Generator().manual_seed(seed)
+    genome = DirectGenome.random(arch, generator=gen)
+    layer = layer_choice % len(arch.hidden_layers)
+    x = _inputs(arch)
+    before = decode(genome)(x)
+    perm = torch.randperm(genome.widths[layer], generator=gen)
+    if torch.equal(perm, torch.arange(len(perm))):
+        perm = perm.roll(1)
+
+    consistent = genome.clone()
+    consistent.permute_layer(layer, perm)
+    torch.testing.assert_close(decode(consistent)(x), before, rtol=1e-5, atol=1e-5)
+    assert consistent == genome
+
+    rows_only = genome.clone()
+    rows_only.layers[layer] = rows_only.layers[layer].select(perm)
+    assert not torch.allclose(decode(rows_only)(x), before, atol=1e-6)
+    assert rows_only != genome
+
+
+def test_output_layer_cannot_be_permuted():
+    genome = EmbeddingGenome.random(small_dense(), 4)
+    with pytest.raises(ValueError, match="keyed by class"):
+        genome.permute_layer(-1, torch.tensor([2, 1, 0]))
+
+
+def test_equality_sees_a_changed_value():
+    genome = EmbeddingGenome.random(small_dense(), 4)
+    other = genome.clone()
+    other.layers[1] = other.layers[1].replace(bias=other.layers[1]["bias"] + 1e-3)
+    assert other != genome and other.content_hash != genome.content_hash
+
+
+def test_deepcopy_and_pickle_share_no_layer_storage():
+    genome = EmbeddingGenome.random(small_conv("free"), 4)
+    for copied in (copy.deepcopy(genome), pickle.loads(pickle.dumps(genome))):
+        assert copied == genome
+        for a, b in zip(copied.layers, genome.layers):
+            for name in a.names:
+                assert a[name].untyped_storage().data_ptr() != b[name].untyped_storage().data_ptr()
+    assert copy.deepcopy(genome).input_encoding is genome.input_encoding  # shared immutable basis
+
+
+def _layers(genome):
+    return [ns.clone() for ns in genome.layers]
+
+
+def test_mismatched_embedding_width_is_rejected():
+    arch = small_dense()
+    genome = EmbeddingGenome.random(arch, 4)
+    other = InputEncoding.random(arch.n_input_neurons, 5)
+    with pytest.raises(ValueError, match="embedding width"):
+        EmbeddingGenome(arch, other, genome.layers)
+
+
+def test_foreign_input_encoding_shape_is_rejected():
+    arch = small_dense()
+    genome = EmbeddingGenome.random(arch, 4)
+    with pytest.raises(ValueError, match="input encoding has 20 rows"):
+        EmbeddingGenome(arch, InputEncoding.random(20, 4), genome.layers)
+
+
+def test_layers_that_do_not_chain_are_rejected():
+    arch = small_dense()
+    layers = _layers(DirectGenome.random(arch))
+    layers[1] = NeuronSet(weight=torch.zeros(8, 11), bias=torch.zeros(8))
+    with pytest.raises(ValueError, match="do not chain"):
+        DirectGenome(arch, layers)
+
+
+def test_kernel_on_a_dense_layer_is_rejected():
+    arch = small_dense()
+    layers = _layers(EmbeddingGenome.random(arch, 4))
+    layers[0] = NeuronSet(**layers[0].as_dict(), kernels=torch.zeros(12, 3, 3))
+    with pytest.raises(ValueError, match="dense layer but its neurons carry kernels"):
+        EmbeddingGenome(arch, InputEncoding.random(16, 4), layers)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_and_inf_are_rejected(bad):
+    genome = EmbeddingGenome.random(small_dense(), 4)
+    layers = _layers(genome)
+    emb = layers[0]["embeddings"].clone()
+    emb[0, 0] = bad
+    layers[0] = layers[0].replace(embeddings=emb)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        EmbeddingGenome(genome.architecture, genome.input_encoding, layers)
+
+
+def test_output_width_must_match_classes():
+    arch = small_dense()
+    layers = _layers(EmbeddingGenome.random(arch, 4))
+    layers[-1] = layers[-1].select([0, 1])
+    with pytest.raises(ValueError, match="3 classes"):
+        EmbeddingGenome(arch, InputEncoding.random(16, 4), layers)
+
+
+def test_failed_construction_leaves_arguments_untouched():
+    genome = EmbeddingGenome.random(small_dense(), 4)
+    layers = genome.layers
+    snapshot = [ns.clone() for ns in layers]
+    with pytest.raises(ValueError):
+        EmbeddingGenome(genome.architecture, InputEncoding.random(16, 5), layers)
+    assert all(a.names == b.names and all(torch.equal(a[n], b[n]) for n in a.names) for a, b in zip(layers, snapshot))
+
+
+def test_embedding_genome_widths_may_differ_from_architecture():
+    arch = small_dense()
+    genome = EmbeddingGenome.random(arch, 4)
+    layers = _layers(genome)
+    layers[0] = NeuronSet.concat([layers[0], layers[0].select([0, 1])])
+    grown = EmbeddingGenome(arch, genome.input_encoding, layers)
+    assert grown.widths == (14, 8, 3)
+    assert decode(grown)(torch.randn(2, 16)).shape == (2, 3)
