@@ -36,6 +36,20 @@ def activation_function(name: str) -> Callable[[Tensor], Tensor]:
     return _ACTIVATIONS[name]
 
 
+def prepare_input(x: Tensor, architecture: Architecture) -> Tensor:
+    """Reshape a batch of samples for the first layer.
+
+    Args:
+        x: ``[B, *input_shape]`` or ``[B, n_inputs]``.
+
+    Returns:
+        ``[B, C, H, W]`` for a conv network, ``[B, n_inputs]`` for a dense one.
+    """
+    if architecture.n_conv:
+        return x.reshape(x.shape[0], *architecture.input_shape)
+    return x.reshape(x.shape[0], -1)
+
+
 def generate_weight(z_prev: Tensor, z_next: Tensor, sigma: str = "identity") -> Tensor:
     """``W = sigma(Z_prev Z_next^T)``.
 

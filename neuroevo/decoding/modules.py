@@ -14,6 +14,7 @@ from neuroevo.decoding.functional import (
     generate_weight,
     junction_embeddings,
     junction_inputs,
+    prepare_input,
     separable_conv,
 )
 from neuroevo.encoding import InputEncoding
@@ -56,12 +57,6 @@ class GenomeNetwork(nn.Module):
         """Current parameters as CPU neuron sets (copies)."""
         return [layer.to_neuron_set() for layer in self.layers]
 
-    def _prepare_input(self, x: Tensor) -> Tensor:
-        arch = self.architecture
-        if arch.n_conv:
-            return x.reshape(x.shape[0], *arch.input_shape)
-        return x.reshape(x.shape[0], -1)
-
     def _activate(self, h: Tensor) -> Tensor:
         return activation_function(self.architecture.activation)(h)
 
@@ -96,7 +91,7 @@ class EmbeddingNetwork(GenomeNetwork):
 
     def forward(self, x: Tensor) -> Tensor:
         arch = self.architecture
-        h = self._prepare_input(x)
+        h = prepare_input(x, arch)
         z_prev = self.input_embeddings
         for index in range(arch.n_conv):
             layer = self.layers[index]
@@ -139,7 +134,7 @@ class DirectNetwork(GenomeNetwork):
 
     def forward(self, x: Tensor) -> Tensor:
         arch = self.architecture
-        h = self._prepare_input(x)
+        h = prepare_input(x, arch)
         for index in range(arch.n_conv):
             layer = self.layers[index]
             if arch.conv_style == "standard":

@@ -1,0 +1,82 @@
+"""The operator skeleton: exchange and mix neuron records, whatever the encoding.
+
+Everything here returns new tensors: results share no storage with their inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from neuroevo.architecture import Architecture
+from neuroevo.neurons import NeuronSet
+
+
+def exchange_records(
+    a: NeuronSet, index_a: Sequence[int], b: NeuronSet, index_b: Sequence[int]
+) -> tuple[NeuronSet, NeuronSet]:
+    """Swap the records ``a[index_a]`` and ``b[index_b]`` between two sets.
+
+    With as many indices on both sides, record ``index_a[i]`` of ``a`` and record ``index_b[i]``
+    of ``b`` trade places (positions are kept: the direct genome's and the output layer's
+    neuron-``i``-for-neuron-``i`` swap). Otherwise each set drops its chosen records and appends
+    the other's (hidden layers of embedding genomes, where positions mean nothing).
+
+    Returns:
+        The new sets ``(a', b')`` (copies).
+    """
+    n_a = len(a)
+    both = NeuronSet.concat([a, b])  # rows [0, n_a) are a's, rows [n_a, n_a + n_b) are b's
+    rows_a = list(range(n_a))
+    rows_b = list(range(n_a, n_a + len(b)))
+    if len(index_a) == len(index_b):
+        for i, j in zip(index_a, index_b):
+            rows_a[i], rows_b[j] = n_a + j, i
+    else:
+        chosen_a, chosen_b = set(index_a), set(index_b)
+        rows_a = [r for r in rows_a if r not in chosen_a] + [n_a + j for j in index_b]
+        rows_b = [n_a + j for j in range(len(b)) if j not in chosen_b] + list(index_a)
+    return both.select(rows_a), both.select(rows_b)
+
+
+def mix_records(a: NeuronSet, b: NeuronSet, alpha: float) -> NeuronSet:
+    """``(1 - alpha) * a + alpha * b``, field by field, neuron ``i`` with neuron ``i`` (a new set).
+
+    Exact at the ends: ``alpha = 0`` gives ``a``'s values and ``alpha = 1`` gives ``b``'s.
+    """
+    return NeuronSet(**{name: torch.lerp(a[name], b[name], alpha) for name in a.names})
+
+
+def outgoing_weights(architecture: Architecture, index: int, weight: Tensor) -> Tensor:
+    """A view of layer ``index``'s incoming weights grouped by *sending* neuron.
+
+    Row ``i`` of the result holds every weight leaving neuron ``i`` of layer ``index - 1``
+    (its outgoing weights), so writing into the view writes into ``weight``. The column layout
+    is the one :func:`neuroevo.genomes.permute_incoming_columns` permutes.
+
+    Args:
+        weight: a direct genome's ``weight`` field of layer ``index``: ``[n, fan_in]`` or
+            ``[n, c_prev, k, k]`` (standard conv).
+
+    Returns:
+        ``[n_prev, n]`` (dense, separable conv, ``"gap"`` junction), ``[n_prev, n, P]``
+        (flattening junction) or ``[n_prev, n, k, k]`` (standard conv).
+    """
+    arch = architecture
+    if index == arch.n_conv and arch.n_conv and arch.junction != "gap":
+        return weight.unflatten(1, (-1, arch.n_positions)).transpose(0, 1)
+    return weight.transpose(0, 1)
+
+
+def exchange_outgoing(
+    architecture: Architecture, index: int, weight_a: Tensor, weight_b: Tensor, senders: Sequence[int]
+) -> tuple[Tensor, Tensor]:
+    """Swap the outgoing weights of neurons ``senders`` of layer ``index - 1`` between two direct
+    genomes, given both genomes' ``weight`` fields of layer ``index`` (new tensors)."""
+    new_a, new_b = weight_a.clone(), weight_b.clone()
+    rows = torch.as_tensor(list(senders), dtype=torch.long)
+    outgoing_weights(architecture, index, new_a)[rows] = outgoing_weights(architecture, index, weight_b)[rows]
+    outgoing_weights(architecture, index, new_b)[rows] = outgoing_weights(architecture, index, weight_a)[rows]
+    return new_a, new_b

@@ -1,0 +1,214 @@
+"""Neuron matching: which neuron of one parent's layer corresponds to which of the other's.
+
+Crossing two networks neuron ``i`` with neuron ``i`` mixes unrelated neurons when the parents
+order their hidden neurons differently (the permutation problem). Matching solves an optimal
+assignment (:func:`scipy.optimize.linear_sum_assignment`) between the two layers and reorders the
+second parent to follow the first, which leaves its function unchanged. Three similarities:
+
+* ``"embedding"`` (embedding genomes, no data): negative squared distance between whole neuron
+  records (embedding, bias, kernel, free junction features). Records live in the shared basis of
+  the input encoding, so each layer is matched on its own.
+* ``"activation"`` (direct genomes, needs a probe batch): correlation of the two layers'
+  post-activation outputs on the probe (Li et al. 2015; Uriot & Izzo 2020, "Safe crossover of
+  neural networks through neuron alignment"); conv channels pool every position of every image.
+  Ties, such as ReLU units that are zero on the whole probe, are broken by a small multiple
+  (:data:`PRE_ACTIVATION_TIE_BREAK`) of the correlation of the pre-activations.
+* ``"weights"`` (direct genomes, no data): weight matching (Ainsworth et al. 2022, "Git
+  Re-Basin"): maximise ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T>`` over all hidden layers jointly by
+  coordinate descent, one layer's assignment at a time given the others, using each neuron's
+  incoming record and its outgoing weights in the next layer.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from neuroevo.decoding.functional import activation_function
+from neuroevo.genomes import Genome
+from neuroevo.neurons import NeuronSet
+from operators._probe import pre_activations, unit_samples
+from operators._records import outgoing_weights
+from operators._validation import (
+    check_compatible,
+    check_equal_widths,
+    check_hidden_layer,
+    check_probe,
+    layer_index,
+)
+
+METHODS = ("embedding", "activation", "weights")
+#: Weight of the pre-activation correlation added to the post-activation one (a tie-breaker).
+PRE_ACTIVATION_TIE_BREAK = 1e-3
+
+
+def resolve_method(genome: Genome, method: str | None) -> str:
+    """The matching method to use: ``method``, or by default ``"embedding"`` for embedding genomes
+    and ``"weights"`` for direct genomes (neither needs data).
+
+    Raises:
+        ValueError: an unknown method or one that does not apply to the genome's encoding.
+    """
+    if method is None:
+        return "embedding" if genome.encoding == "embedding" else "weights"
+    if method not in METHODS:
+        raise ValueError(f"unknown matching method {method!r}; choose one of {', '.join(METHODS)}")
+    if (method == "embedding") != (genome.encoding == "embedding"):
+        allowed = "'embedding'" if genome.encoding == "embedding" else "'activation' or 'weights'"
+        raise ValueError(f"{genome.encoding} genomes are matched with method={allowed}, not {method!r}")
+    return method
+
+
+def match_neurons(
+    reference: Genome,
+    other: Genome,
+    *,
+    method: str | None = None,
+    layers: Sequence[int] | None = None,
+    probe: Tensor | None = None,
+    max_iter: int = 100,
+) -> dict[int, Tensor]:
+    """Permutations of ``other``'s hidden layers that match its neurons to ``reference``'s.
+
+    Neither genome is modified. ``other.permute_layer(l, perms[l])`` for every returned layer
+    aligns ``other`` with ``reference`` without changing ``other``'s function. Deterministic (no
+    randomness); ``"weights"`` visits the layers in depth order until a pass changes nothing.
+
+    Args:
+        reference: the genome to match against.
+        other: a compatible genome with as many neurons in each matched layer.
+        method: ``"embedding"`` (embedding genomes; the default for them), ``"weights"`` (direct;
+            the default for them) or ``"activation"`` (direct; needs ``probe``). See the module
+            docstring.
+        layers: hidden layers to match (default: all). ``"weights"`` always optimises all hidden
+            layers jointly and returns the requested ones.
+        probe: ``[B, *input_shape]`` inputs, ``B >= 2`` (``"activation"`` only; ignored otherwise).
+        max_iter: ``"weights"`` only: most passes of coordinate descent over the layers.
+
+    Returns:
+        ``{layer: permutation [n_layer]}``: new neuron ``i`` of ``other`` is old neuron
+        ``permutation[i]``, the one matched with ``reference``'s neuron ``i``.
+
+    Raises:
+        ValueError: incompatible genomes, a method that does not fit the encoding, an output or
+            out-of-range layer, different widths, or a missing or malformed probe.
+    """
+    check_compatible(reference, other)
+    method = resolve_method(reference, method)
+    hidden = reference.architecture.hidden_layers
+    if layers is None:
+        indices = list(hidden)
+    else:
+        indices = [layer_index(reference, layer) for layer in layers]
+        for index in indices:
+            check_hidden_layer(reference, index, "neuron matching")
+    check_equal_widths(reference, other, indices, "neuron matching")
+    if method == "embedding":
+        return {i: _assign(_embedding_similarity(reference.layers[i], other.layers[i])) for i in indices}
+    if method == "activation":
+        return _match_by_activation(reference, other, indices, check_probe(reference, probe, "activation matching"))
+    perms = _match_by_weights(reference, other, max_iter)
+    return {i: perms[i] for i in indices}
+
+
+def aligned_copy(
+    reference: Genome,
+    other: Genome,
+    *,
+    method: str | None = None,
+    layers: Sequence[int] | None = None,
+    probe: Tensor | None = None,
+) -> Genome:
+    """A copy of ``other`` with the hidden layers matched by :func:`match_neurons` reordered to
+    follow ``reference`` (same function as ``other``; ``other`` is not modified).
+
+    The arguments are those of :func:`match_neurons`. The copy's layers that were not reordered
+    are ``other``'s own :class:`NeuronSet` objects (never written into by any operator).
+    """
+    perms = match_neurons(reference, other, method=method, layers=layers, probe=probe)
+    return _permuted(other, perms)
+
+
+def _permuted(genome: Genome, perms: dict[int, Tensor]) -> Genome:
+    """A copy of ``genome`` (fitness and all) with ``perms`` applied, without copying the layers.
+
+    ``permute_layer`` replaces layer entries with new sets and never writes into a set, so the
+    copy may start from ``genome``'s own sets in a list of its own.
+    """
+    result = copy.deepcopy(genome, {id(genome.layers): list(genome.layers)})
+    for index, perm in perms.items():
+        result.permute_layer(index, perm)
+    return result
+
+
+def _assign(similarity: Tensor) -> Tensor:
+    """The permutation ``[n]`` maximising ``sum_i similarity[i, perm[i]]`` (``similarity [n, n]``)."""
+    _, columns = linear_sum_assignment(similarity.detach().cpu().numpy(), maximize=True)
+    return torch.as_tensor(columns, dtype=torch.long)
+
+
+def _embedding_similarity(a: NeuronSet, b: NeuronSet) -> Tensor:
+    """``-|record_a_i - record_b_j|^2``, ``[n, n]`` float64."""
+    return -torch.cdist(a.record_matrix(), b.record_matrix()).square()
+
+
+def _correlation(x: Tensor, y: Tensor) -> Tensor:
+    """Pearson correlation ``[n, n]`` between the units of two layer signals; a constant unit
+    correlates 0 with everything."""
+    columns = []
+    for signal in (x, y):
+        samples = unit_samples(signal).double()
+        centred = samples - samples.mean(dim=0)
+        columns.append(centred / centred.norm(dim=0).clamp_min(1e-12))
+    return columns[0].T @ columns[1]
+
+
+def _match_by_activation(reference: Genome, other: Genome, indices: list[int], probe: Tensor) -> dict[int, Tensor]:
+    arch = reference.architecture
+    activation = activation_function(arch.activation)
+    ref_pre = pre_activations(arch, reference.layers, probe)
+    other_pre = pre_activations(arch, other.layers, probe)
+    # A layer's outputs do not depend on the order of earlier layers, so layers match separately.
+    return {
+        i: _assign(
+            _correlation(activation(ref_pre[i]), activation(other_pre[i]))
+            + PRE_ACTIVATION_TIE_BREAK * _correlation(ref_pre[i], other_pre[i])
+        )
+        for i in indices
+    }
+
+
+def _weight_similarity(reference: Genome, other: Genome, index: int) -> Tensor:
+    """``<incoming record_a_i, record_b_j> + <outgoing_a_i, outgoing_b_j>``, ``[n, n]`` float64."""
+    arch = reference.architecture
+    similarity = reference.layers[index].record_matrix() @ other.layers[index].record_matrix().T
+    n = len(reference.layers[index])
+    out_a, out_b = (
+        outgoing_weights(arch, index + 1, g.layers[index + 1]["weight"]).reshape(n, -1).double()
+        for g in (reference, other)
+    )
+    return similarity + out_a @ out_b.T
+
+
+def _match_by_weights(reference: Genome, other: Genome, max_iter: int) -> dict[int, Tensor]:
+    hidden = reference.architecture.hidden_layers
+    total = {i: torch.arange(len(other.layers[i])) for i in hidden}
+    work = _permuted(other, {})
+    for _ in range(max_iter):
+        improved = False
+        for index in hidden:
+            similarity = _weight_similarity(reference, work, index)
+            perm = _assign(similarity)
+            current = similarity.diagonal().sum()
+            gain = similarity[torch.arange(len(perm)), perm].sum() - current
+            if gain > 1e-9 * (1.0 + current.abs()):
+                work.permute_layer(index, perm)
+                total[index] = total[index][perm]
+                improved = True
+        if not improved:
+            break
+    return total

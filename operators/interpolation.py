@@ -1,0 +1,143 @@
+"""Interpolation crossover: children part way between the parents, neuron by neuron."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from neuroevo.genomes import Genome
+from operators._records import mix_records
+from operators._validation import (
+    check_compatible,
+    check_encoding,
+    check_equal_widths,
+    check_fraction,
+    check_hidden_layer,
+    check_probe,
+    layer_index,
+)
+from operators.alignment import aligned_copy, resolve_method
+from operators.repair import repaired_children
+
+
+def cx_interpolate(
+    ind1: Genome,
+    ind2: Genome,
+    alpha: float = 0.5,
+    layer: int | None = None,
+    *,
+    repair: bool = False,
+    probe: Tensor | None = None,
+) -> tuple[Genome, Genome]:
+    """Interpolation: ``ind1`` becomes ``(1 - alpha) * A + alpha * B`` and ``ind2`` becomes
+    ``alpha * A + (1 - alpha) * B``, neuron ``i`` with neuron ``i``, where ``A``, ``B`` are the
+    parents as they were.
+
+    Embedding genomes mix embeddings, biases, kernels and free junction features (the input
+    encoding is shared and never mixed); direct genomes mix weights, biases and kernels. Output
+    neurons mix class by class. ``alpha=0`` leaves both parents as they are; ``alpha=1`` swaps
+    them.
+
+    Both individuals are modified in place (their ``layers`` entries are replaced by new neuron
+    sets); ``fitness`` is not touched. Deterministic: no randomness.
+
+    Args:
+        ind1, ind2: compatible genomes with as many neurons in every mixed layer.
+        alpha: interpolation weight of the other parent, in ``[0, 1]``.
+        layer: the one genome layer to mix, or ``None`` for every layer.
+        repair: direct genomes: REPAIR (:mod:`operators.repair`) every hidden layer from the first
+            mixed one on, towards the same mixture of the parents' unit statistics. Needs ``probe``.
+        probe: ``[B, *input_shape]`` inputs; needed only with ``repair=True``. Without it this
+            operator uses no data.
+
+    Returns:
+        A tuple of two individuals ``(ind1, ind2)``.
+
+    Raises:
+        ValueError: incompatible genomes, different widths in a mixed layer, ``alpha`` outside
+            ``[0, 1]``, ``layer`` out of range, or ``repair`` without a direct genome and a
+            probe. Both individuals are then unchanged.
+    """
+    return _interpolate(ind1, ind2, alpha, layer, False, None, repair, probe)
+
+
+def cx_interpolate_aligned(
+    ind1: Genome,
+    ind2: Genome,
+    alpha: float = 0.5,
+    layer: int | None = None,
+    *,
+    method: str | None = None,
+    repair: bool = False,
+    probe: Tensor | None = None,
+) -> tuple[Genome, Genome]:
+    """Aligned interpolation: match the parents' neurons, then interpolate matched pairs.
+
+    ``ind2``'s hidden neurons are first reordered to match ``ind1``'s (:func:`match_neurons`;
+    ``ind2``'s function is unchanged): embedding genomes, the mixed hidden layers by embedding
+    similarity; direct genomes, every hidden layer. Then as :func:`cx_interpolate`. With
+    ``repair=True`` this is the REPAIR baseline of Jordan et al. (2023), the strongest data-using
+    one in the literature.
+
+    Both individuals are modified in place; ``fitness`` is not touched. Deterministic.
+
+    Args:
+        ind1, ind2: compatible genomes with as many neurons in every mixed layer.
+        alpha: interpolation weight of the other parent, in ``[0, 1]``.
+        layer: the one hidden layer to mix, or ``None`` for every layer (the output layer then
+            mixes class by class).
+        method: ``"embedding"`` (embedding genomes, default), ``"weights"`` (direct, default; no
+            data) or ``"activation"`` (direct; needs ``probe``).
+        repair: direct genomes: REPAIR the children on ``probe`` (see :func:`cx_interpolate`).
+        probe: ``[B, *input_shape]`` inputs; needed by ``method="activation"`` and by
+            ``repair=True``, not otherwise.
+
+    Returns:
+        A tuple of two individuals ``(ind1, ind2)``.
+
+    Raises:
+        ValueError: as :func:`cx_interpolate`, plus the output layer given as ``layer`` or a method
+            that does not fit the encoding. Both individuals are then unchanged.
+    """
+    return _interpolate(ind1, ind2, alpha, layer, True, method, repair, probe)
+
+
+def _interpolate(
+    ind1: Genome,
+    ind2: Genome,
+    alpha: float,
+    layer: int | None,
+    aligned: bool,
+    method: str | None,
+    repair: bool,
+    probe: Tensor | None,
+) -> tuple[Genome, Genome]:
+    # Validate and compute everything first; the individuals change only in the last two lines.
+    check_compatible(ind1, ind2)
+    alpha = check_fraction("alpha", alpha)
+    arch = ind1.architecture
+    direct = ind1.encoding == "direct"
+    mixed = list(range(arch.n_layers)) if layer is None else [layer_index(ind1, layer)]
+    check_equal_widths(ind1, ind2, mixed, "interpolation")
+    if repair:
+        check_encoding(ind1, "direct", "REPAIR")
+        probe = check_probe(ind1, probe, "REPAIR")
+    if aligned:
+        if layer is not None:
+            check_hidden_layer(ind1, mixed[0], "aligned interpolation of one layer")
+        method = resolve_method(ind1, method)
+        matched = None if direct else [i for i in mixed if not arch.is_output(i)]
+        other = aligned_copy(ind1, ind2, method=method, layers=matched, probe=probe)
+    else:
+        other = ind2
+
+    layers1, layers2 = list(ind1.layers), list(other.layers)
+    for i in mixed:
+        layers1[i] = mix_records(ind1.layers[i], other.layers[i], alpha)
+        layers2[i] = mix_records(ind1.layers[i], other.layers[i], 1.0 - alpha)
+    if repair:
+        mix = {i: alpha if i in mixed else 0.0 for i in range(mixed[0], arch.n_layers - 1)}
+        layers1, layers2 = repaired_children(layers1, layers2, ind1, other, probe, mix)
+
+    ind1.layers[:] = layers1
+    ind2.layers[:] = layers2
+    return ind1, ind2

@@ -1,0 +1,151 @@
+"""Mutation: Gaussian noise on neuron records, and structural mutation of embedding genomes."""
+
+from __future__ import annotations
+
+import random
+from typing import Iterable, Sequence
+
+import torch
+
+from neuroevo.genomes import Genome, random_embedding_records
+from neuroevo.neurons import NeuronSet
+from operators._validation import check_encoding, check_fraction, check_hidden_layer, layer_index
+from operators.randomness import RandomSource, python_rng, torch_generator
+
+
+def mut_gaussian(
+    individual: Genome,
+    mu: float = 0.0,
+    sigma: float = 0.01,
+    indpb: float = 0.1,
+    *,
+    fields: Iterable[str] | None = None,
+    rng: random.Random | None = None,
+) -> tuple[Genome]:
+    """Gaussian mutation of neuron records, like DEAP's ``mutGaussian``: each gene (every scalar
+    of the selected record fields of every layer) independently, with probability ``indpb``,
+    gets ``N(mu, sigma^2)`` added.
+
+    Embedding genomes' fields are ``embeddings``, ``bias``, ``kernels`` and ``features`` (free
+    junction embeddings); direct genomes' are ``weight``, ``bias`` and ``kernels``. The input
+    encoding is never mutated.
+
+    The individual is modified in place (mutated layers are replaced by new neuron sets);
+    ``fitness`` is not touched.
+
+    Args:
+        individual: an embedding or direct genome.
+        mu: mean of the added noise.
+        sigma: standard deviation of the added noise (``>= 0``).
+        indpb: probability of mutating each gene, in ``[0, 1]``.
+        fields: record fields to mutate (default: all of them).
+        rng: source of randomness (seeds the torch generator drawing masks and noise); Python's
+            :mod:`random` when ``None``.
+
+    Returns:
+        A tuple of one individual.
+
+    Raises:
+        ValueError: ``sigma < 0``, ``indpb`` outside ``[0, 1]`` or an unknown field name (the
+            individual is then unchanged).
+    """
+    indpb = check_fraction("indpb", indpb)
+    if not sigma >= 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    available = sorted({name for layer in individual.layers for name in layer.names})
+    selected = set(available if fields is None else fields)
+    unknown = selected - set(available)
+    if unknown:
+        raise ValueError(f"unknown record fields {sorted(unknown)}; this genome has {available}")
+    generator = torch_generator(rng)
+    new_layers = []
+    for layer in individual.layers:
+        mutated = {}
+        for name, values in layer.items():
+            if name in selected:
+                mask = torch.rand(values.shape, generator=generator) < indpb
+                noise = torch.randn(values.shape, generator=generator) * sigma + mu
+                mutated[name] = torch.where(mask.to(values.device), values + noise.to(values), values)
+        new_layers.append(layer.replace(**mutated))
+    individual.layers[:] = new_layers
+    return (individual,)
+
+
+def mut_add_neuron(individual: Genome, layer: int | None = None, *, rng: random.Random | None = None) -> tuple[Genome]:
+    """Structural mutation: add one neuron with a fresh random record to a hidden layer of an
+    embedding genome (``z ~ N(0, 1/d)``, bias 0, kernel ``U(-1/k, 1/k)``; see
+    :func:`neuroevo.genomes.random_embedding_records`). Its incoming and outgoing weights are
+    generated from its embedding, so the layer simply grows.
+
+    The individual is modified in place; ``fitness`` is not touched.
+
+    Args:
+        individual: an embedding genome.
+        layer: the hidden layer to grow, or ``None`` for one chosen uniformly at random.
+        rng: source of randomness (the layer and the new record); Python's :mod:`random` when
+            ``None``.
+
+    Returns:
+        A tuple of one individual.
+
+    Raises:
+        ValueError: a direct genome (its widths are fixed by its neighbours' weight shapes), the
+            output layer (keyed by class), or ``layer`` out of range.
+    """
+    check_encoding(individual, "embedding", "structural mutation")
+    rng = python_rng(rng)
+    index = _chosen_layer(individual, layer, rng, individual.architecture.hidden_layers)
+    if index is None:
+        raise ValueError(f"architecture {individual.architecture.spec} has no hidden layer to grow")
+    record = random_embedding_records(
+        individual.architecture, index, 1, individual.d, generator=torch_generator(rng)
+    )
+    grown = individual.layers[index]
+    individual.layers[index] = NeuronSet.concat([grown, record.to(grown["bias"].device)])
+    return (individual,)
+
+
+def mut_remove_neuron(
+    individual: Genome, layer: int | None = None, *, rng: random.Random | None = None
+) -> tuple[Genome]:
+    """Structural mutation: remove one random neuron from a hidden layer of an embedding genome.
+
+    The last neuron of a layer is never removed: with ``layer=None`` the layer is chosen uniformly
+    among hidden layers with at least two neurons, and when there are none (or the given layer
+    has one neuron) the individual is left unchanged.
+
+    The individual is modified in place; ``fitness`` is not touched.
+
+    Args:
+        individual: an embedding genome.
+        layer: the hidden layer to shrink, or ``None`` for one chosen at random.
+        rng: source of randomness (the layer and the neuron); Python's :mod:`random` when ``None``.
+
+    Returns:
+        A tuple of one individual.
+
+    Raises:
+        ValueError: a direct genome, the output layer, or ``layer`` out of range.
+    """
+    check_encoding(individual, "embedding", "structural mutation")
+    rng = python_rng(rng)
+    shrinkable = [i for i in individual.architecture.hidden_layers if len(individual.layers[i]) > 1]
+    index = _chosen_layer(individual, layer, rng, shrinkable)
+    if index is None or len(individual.layers[index]) < 2:
+        return (individual,)
+    n = len(individual.layers[index])
+    removed = rng.randrange(n)
+    individual.layers[index] = individual.layers[index].select([i for i in range(n) if i != removed])
+    return (individual,)
+
+
+def _chosen_layer(
+    individual: Genome, layer: int | None, rng: RandomSource, candidates: Sequence[int]
+) -> int | None:
+    """The validated hidden layer ``layer``, or when ``None`` one of ``candidates`` chosen uniformly
+    (``None`` when there are no candidates)."""
+    if layer is not None:
+        index = layer_index(individual, layer)
+        check_hidden_layer(individual, index, "structural mutation")
+        return index
+    return rng.choice(list(candidates)) if candidates else None
