@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
+from neuroevo.decoding.functional import prepare_input
 from neuroevo.encoding import check_same_encoding
 from neuroevo.genomes import EmbeddingGenome, Genome
 
@@ -124,7 +125,8 @@ def check_encoding(genome: Genome, encoding: str, operation: str) -> None:
 
 
 def check_probe(genome: Genome, probe: Tensor | None, purpose: str) -> Tensor:
-    """The probe batch as float32 ``[B, *input_shape]`` on the genome's device.
+    """The probe batch as float32 first-layer input (``[B, C, H, W]`` or ``[B, n_inputs]``, see
+    :func:`~neuroevo.decoding.functional.prepare_input`) on the genome's device.
 
     Args:
         probe: ``[B, *input_shape]`` or ``[B, n_inputs]`` inputs, ``B >= 2`` (a dense network,
@@ -151,4 +153,4 @@ def check_probe(genome: Genome, probe: Tensor | None, purpose: str) -> Tensor:
     if not bool(torch.isfinite(probe).all()):
         raise ValueError("probe contains NaN or Inf")
     device = genome.layers[0]["bias"].device
-    return probe.detach().to(device=device, dtype=torch.float32).reshape(probe.shape[0], *arch.input_shape)
+    return prepare_input(probe.detach().to(device=device, dtype=torch.float32), arch)

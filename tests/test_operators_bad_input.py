@@ -136,3 +136,20 @@ def test_one_to_one_operators_reject_layers_of_different_widths(operator):
     operators.mut_add_neuron(ind2, layer=0)
     _check_rejected(operator, ind1, ind2, "layer 0 has 8 neurons in one parent and 9", layer=0)
     assert operators.cx_transplant(ind1, ind2, layer=0, coefficient=0.5)  # transplant allows it
+
+
+def test_image_shaped_probe_for_a_dense_network_with_image_input_shape():
+    """A dense net parsed with the data's image shape takes an image batch as its probe."""
+    import random as _random
+
+    import torch as _torch
+
+    from neuroevo import Architecture, DirectGenome
+    from operators import cx_interpolate_aligned, cx_transplant
+
+    arch = Architecture.parse("64-12-3", (1, 8, 8))
+    a, b = DirectGenome.random(arch), DirectGenome.random(arch)
+    probe = _torch.randn(16, 1, 8, 8)
+    cx_transplant(a, b, 0, 0.5, repair=True, probe=probe, rng=_random.Random(0))
+    cx_interpolate_aligned(a, b, 0.5, method="activation", repair=True, probe=probe)
+    assert a.widths == (12, 3)
