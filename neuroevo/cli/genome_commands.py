@@ -11,9 +11,10 @@ from neuroevo.files import load_genome, load_input_encoding, save_genome
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 
 
-def add_architecture_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags that describe an architecture (shared by every command that builds genomes)."""
-    parser.add_argument("--arch", required=True, help='layer spec, e.g. "784-400-10" or "1x28x28-20c-40c-100-10"')
+def add_architecture_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The flags that describe an architecture (shared by every command that builds genomes);
+    ``required=False`` for commands that can also take genomes from files."""
+    parser.add_argument("--arch", required=required, help='layer spec, e.g. "784-400-10" or "1x28x28-20c-40c-100-10"')
     parser.add_argument("--encoding", choices=("embedding", "direct", "direct-separable"), default="embedding",
                         help="embedding genome, direct genome (standard conv), or direct with separable conv")
     parser.add_argument("--d", type=int, default=64, help="embedding width (embedding genomes)")
