@@ -59,9 +59,39 @@ def _encoding_tensors(encoding: InputEncoding, prefix: str = "") -> dict[str, Te
     return tensors
 
 
-def _write(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: dict[str, str]) -> Path:
+def write_tensor_file(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: dict[str, str]) -> Path:
+    """Write named tensors (copied to contiguous CPU storage) and string metadata as safetensors,
+    atomically. Returns the path."""
     tensors = {name: t.detach().cpu().contiguous().clone() for name, t in tensors.items()}
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def genome_tensors(genome: Genome, *, with_input_encoding: bool = True) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """The named tensors and string metadata that describe ``genome`` (what a genome file holds).
+
+    Tensor names are ``layers.<l>.<field>`` (and ``input_encoding.inputs`` / ``.positions`` for
+    an embedding genome); the metadata names the encoding, the architecture (JSON), the number of
+    layers and the input encoding's identity. The tensors are the genome's own (not copies).
+
+    Args:
+        genome: the genome (validated first).
+        with_input_encoding: include an embedding genome's input encoding tensors; leave them out
+            to store one shared encoding once for many genomes (its identity is always recorded).
+    """
+    genome.validate()
+    tensors = {
+        f"layers.{index}.{name}": tensor for index, layer in enumerate(genome.layers) for name, tensor in layer.items()
+    }
+    metadata = {
+        "encoding": genome.encoding,
+        "architecture": genome.architecture.to_json(),
+        "n_layers": str(genome.n_layers),
+    }
+    if isinstance(genome, EmbeddingGenome):
+        metadata["input_encoding"] = genome.input_encoding.identity
+        if with_input_encoding:
+            tensors.update(_encoding_tensors(genome.input_encoding, "input_encoding."))
+    return tensors, metadata
 
 
 def save_genome(genome: Genome, path: str | os.PathLike) -> Path:
@@ -69,31 +99,27 @@ def save_genome(genome: Genome, path: str | os.PathLike) -> Path:
 
     Hidden neurons are written in their stored order; loading gives back exactly the same tensors.
     """
-    genome.validate()
-    tensors: dict[str, Tensor] = {}
-    metadata = {
-        "format": GENOME_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "encoding": genome.encoding,
-        "architecture": genome.architecture.to_json(),
-        "n_layers": str(genome.n_layers),
-    }
-    for index, layer in enumerate(genome.layers):
-        for name, tensor in layer.items():
-            tensors[f"layers.{index}.{name}"] = tensor
-    if isinstance(genome, EmbeddingGenome):
-        tensors.update(_encoding_tensors(genome.input_encoding, "input_encoding."))
-        metadata["input_encoding"] = genome.input_encoding.identity
-    return _write(path, tensors, metadata)
+    tensors, metadata = genome_tensors(genome)
+    return write_tensor_file(path, tensors, {"format": GENOME_FORMAT, "format_version": FORMAT_VERSION, **metadata})
 
 
 def save_input_encoding(encoding: InputEncoding, path: str | os.PathLike) -> Path:
     """Write a shared input encoding on its own (safetensors; atomic)."""
     metadata = {"format": ENCODING_FORMAT, "format_version": FORMAT_VERSION, "identity": encoding.identity}
-    return _write(path, _encoding_tensors(encoding), metadata)
+    return write_tensor_file(path, _encoding_tensors(encoding), metadata)
 
 
-def _read(path: str | os.PathLike, expected_format: str) -> tuple[dict[str, Tensor], dict[str, str]]:
+def read_tensor_file(
+    path: str | os.PathLike, expected_format: str, format_version: str = FORMAT_VERSION
+) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Read a safetensors file whose metadata names ``expected_format`` and ``format_version``.
+
+    Returns:
+        ``(tensors, metadata)``, tensors on the CPU.
+
+    Raises:
+        GenomeFileError: missing, truncated, corrupt, foreign or unsupported-version file.
+    """
     path = Path(path)
     if not path.is_file():
         raise GenomeFileError(f"{path}: no such file")
@@ -108,14 +134,16 @@ def _read(path: str | os.PathLike, expected_format: str) -> tuple[dict[str, Tens
         what = f"a {found!r} file" if found else "a file without neuroevo metadata"
         raise GenomeFileError(f"{path}: expected a {expected_format!r} file, found {what}")
     version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
+    if version != format_version:
         raise GenomeFileError(
-            f"{path}: format version {version!r} is not supported (this neuroevo reads version {FORMAT_VERSION})"
+            f"{path}: format version {version!r} is not supported (this neuroevo reads version {format_version})"
         )
     return tensors, metadata
 
 
-def _encoding_from(tensors: dict[str, Tensor], prefix: str, path: Path, expected_identity: str | None) -> InputEncoding:
+def _encoding_from(
+    tensors: dict[str, Tensor], prefix: str, path: str | Path, expected_identity: str | None
+) -> InputEncoding:
     try:
         encoding = InputEncoding(tensors[f"{prefix}inputs"], tensors.get(f"{prefix}positions"))
     except KeyError:
@@ -133,7 +161,7 @@ def load_input_encoding(path: str | os.PathLike) -> InputEncoding:
     Raises:
         GenomeFileError: missing, truncated, corrupt, foreign or unsupported-version file.
     """
-    tensors, metadata = _read(path, ENCODING_FORMAT)
+    tensors, metadata = read_tensor_file(path, ENCODING_FORMAT)
     return _encoding_from(tensors, "", Path(path), metadata.get("identity"))
 
 
@@ -150,39 +178,74 @@ def load_genome(path: str | os.PathLike, *, input_encoding: InputEncoding | None
         GenomeFileError: missing, truncated, corrupt, foreign, unsupported-version or inconsistent
             file (the message names the file and the problem).
     """
-    path = Path(path)
-    tensors, metadata = _read(path, GENOME_FORMAT)
+    tensors, metadata = read_tensor_file(path, GENOME_FORMAT)
+    return genome_from_tensors(tensors, metadata, input_encoding=input_encoding, source=str(path))
+
+
+def genome_from_tensors(
+    tensors: dict[str, Tensor],
+    metadata: dict[str, str],
+    *,
+    input_encoding: InputEncoding | None = None,
+    source: str = "genome",
+) -> Genome:
+    """Rebuild a genome from what :func:`genome_tensors` returned.
+
+    Args:
+        tensors: the named tensors (CPU); the genome's layers reference them (no copy).
+        metadata: the string metadata.
+        input_encoding: the shared encoding; required when ``tensors`` leave it out, otherwise
+            used instead of a fresh copy when its identity matches (a different one is an error).
+        source: where the data comes from, for error messages (e.g. a file path).
+
+    Raises:
+        GenomeFileError: missing or inconsistent tensors or metadata (the message names
+            ``source`` and the problem).
+    """
     try:
         architecture = Architecture.from_json(metadata["architecture"])
         n_layers = int(metadata["n_layers"])
         encoding_kind = metadata["encoding"]
     except (KeyError, ValueError, TypeError) as error:
-        raise GenomeFileError(f"{path}: invalid genome metadata: {error}") from None
+        raise GenomeFileError(f"{source}: invalid genome metadata: {error}") from None
     layers = []
     for index in range(n_layers):
         prefix = f"layers.{index}."
         fields = {name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)}
         if not fields:
-            raise GenomeFileError(f"{path}: layer {index} is missing")
+            raise GenomeFileError(f"{source}: layer {index} is missing")
         try:
             layers.append(NeuronSet(**fields))
         except ValueError as error:
-            raise GenomeFileError(f"{path}: layer {index}: {error}") from None
+            raise GenomeFileError(f"{source}: layer {index}: {error}") from None
     try:
         if encoding_kind == "embedding":
-            encoding = _encoding_from(tensors, "input_encoding.", path, metadata.get("input_encoding"))
-            if input_encoding is not None:
-                if input_encoding != encoding:
-                    raise GenomeFileError(
-                        f"{path}: genome is built on input encoding {encoding.short_id}, "
-                        f"not the given {input_encoding.short_id}"
-                    )
-                encoding = input_encoding
+            encoding = _genome_encoding(tensors, metadata, input_encoding, source)
             return EmbeddingGenome(architecture, encoding, layers)
         if encoding_kind == "direct":
             return DirectGenome(architecture, layers)
     except GenomeFileError:
         raise
     except ValueError as error:
-        raise GenomeFileError(f"{path}: inconsistent genome: {error}") from None
-    raise GenomeFileError(f"{path}: unknown genome encoding {encoding_kind!r}")
+        raise GenomeFileError(f"{source}: inconsistent genome: {error}") from None
+    raise GenomeFileError(f"{source}: unknown genome encoding {encoding_kind!r}")
+
+
+def _genome_encoding(
+    tensors: dict[str, Tensor], metadata: dict[str, str], given: InputEncoding | None, source: str
+) -> InputEncoding:
+    """An embedding genome's input encoding: ``given`` if it is the one the genome was built on,
+    else the genome's own copy from ``tensors``."""
+    recorded = metadata.get("input_encoding")
+    if "input_encoding.inputs" in tensors:
+        own = _encoding_from(tensors, "input_encoding.", source, recorded)
+        if given is None:
+            return own
+        recorded = own.identity
+    elif given is None:
+        raise GenomeFileError(f"{source}: the input encoding is missing")
+    if recorded is not None and given.identity != recorded:
+        raise GenomeFileError(
+            f"{source}: genome is built on input encoding {recorded[:12]}, not the given {given.short_id}"
+        )
+    return given

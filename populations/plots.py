@@ -1,0 +1,119 @@
+"""Fitness over generations as PNG plots: one run's logbook, or the mean and 95% CI of many runs.
+
+Needs matplotlib (the ``plots`` extra); it is imported only when a plot is drawn.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from deap import tools
+from scipy import stats
+
+from neuroevo.files import atomic_write
+
+__all__ = ["mean_confidence_interval", "plot_logbook", "plot_mean_ci"]
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError("plots need matplotlib: pip install 'neuroevo[plots]'") from error
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure: Any, path: str | os.PathLike) -> Path:
+    plt = _pyplot()
+    try:
+        return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(figure)
+
+
+def plot_logbook(
+    logbook: tools.Logbook,
+    path: str | os.PathLike,
+    *,
+    fields: Sequence[str] = ("max", "avg", "min"),
+    title: str = "fitness over generations",
+) -> Path:
+    """Plot logbook ``fields`` against ``gen`` as a PNG (atomic). Returns the path.
+
+    Fields are looked up in the logbook itself, else in its ``fitness`` chapter (DEAP's
+    ``MultiStatistics`` layout); fields that are found nowhere are skipped.
+
+    Raises:
+        ValueError: none of ``fields`` is in the logbook.
+    """
+    source = next(
+        (book for book in (logbook, logbook.chapters.get("fitness")) if book and any(f in book[0] for f in fields)),
+        None,
+    )
+    if source is None:
+        raise ValueError(f"the logbook has none of the fields {list(fields)}")
+    present = [f for f in fields if f in source[0]]
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 4))
+    generations = logbook.select("gen")
+    for name in present:
+        axes.plot(generations, [np.ravel(v)[0] for v in source.select(name)], label=name, marker=".")
+    axes.set(xlabel="generation", ylabel="fitness", title=title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
+def mean_confidence_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over runs and half-width of its Student-t confidence interval.
+
+    Args:
+        values: ``[runs, T]`` (e.g. best fitness of each run at each generation).
+        confidence: the interval's coverage.
+
+    Returns:
+        ``(mean [T], half_width [T])``; the half-width is 0 with a single run.
+    """
+    values = np.asarray(values, dtype=float)
+    mean = values.mean(axis=0)
+    runs = values.shape[0]
+    if runs < 2:
+        return mean, np.zeros_like(mean)
+    sem = values.std(axis=0, ddof=1) / np.sqrt(runs)
+    return mean, sem * stats.t.ppf((1 + confidence) / 2, runs - 1)
+
+
+def plot_mean_ci(
+    curves: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+    *,
+    x: Sequence[float] | None = None,
+    xlabel: str = "generation",
+    ylabel: str = "best fitness",
+    title: str = "",
+    confidence: float = 0.95,
+) -> Path:
+    """One line per arm: the mean over runs, with a shaded confidence band. Returns the path.
+
+    Args:
+        curves: arm name -> ``[runs, T]`` values.
+        path: the PNG file (written atomically).
+        x: the ``T`` x values (default ``0 .. T-1``).
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for name, values in curves.items():
+        mean, half = mean_confidence_interval(values, confidence)
+        xs = np.arange(len(mean)) if x is None else np.asarray(x)
+        axes.plot(xs, mean, label=f"{name} (n={np.shape(values)[0]})")
+        axes.fill_between(xs, mean - half, mean + half, alpha=0.2)
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(figure, path)
