@@ -13,6 +13,9 @@ from typing import Sequence
 
 COMMAND_MODULES = (
     "neuroevo.cli.genome_commands",
+    "neuroevo.cli.train_commands",
+    "neuroevo.cli.sweep_commands",
+    "neuroevo.cli.evolve_commands",
 )
 
 

@@ -1,0 +1,452 @@
+"""Crossover destructiveness (issue 5): train parents, fit them, run the sweeps, write the report.
+
+    python benchmarks/reproduce_sweeps.py                      # every part (cached work is skipped)
+    python benchmarks/reproduce_sweeps.py --only fc-mnist      # one part
+    python benchmarks/reproduce_sweeps.py --report-only        # only rebuild the RESULTS.md block
+
+Each part (:data:`PARTS`) trains direct parents from two seeds per pair (pair ``i``: seeds ``2i`` and
+``2i + 1``; initial genome and batch order), fits an embedding genome to each with ALS at d = 64
+(B fitted onto A's input encoding held fixed, so the fits share one basis), and runs its sweeps on the
+test split. Parents and fits are cached under ``--cache`` (``runs/sweeps/``); sweep results go to
+``--figures`` (``docs/figures/sweeps/<part>-<sweep>.{json,csv,png}``) and a finished sweep is not run
+again unless ``--force``. The markdown block between :data:`BEGIN` and :data:`END` in ``--results``
+(``docs/RESULTS.md``) is rebuilt from every result file present, so parts can run separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from neuroevo.architecture import Architecture
+from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.evaluation import evaluate_population
+from neuroevo.files import atomic_write, load_genome, save_genome
+from neuroevo.fitting import fit_to_reference
+from neuroevo.genomes import DirectGenome
+from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, resolve_variants, run_sweep
+from neuroevo.training import TrainConfig, train_genome
+
+MNIST = "../shared/data/mnist"
+FASHION = "/usr/share/datasets/fashion-mnist"
+BEGIN = "<!-- reproduce_sweeps:begin -->"
+END = "<!-- reproduce_sweeps:end -->"
+HEADING = "## Crossover destructiveness (issue 5)"
+#: Variants of the whole-network interpolation (the REPAIR paper's comparison plus the embeddings).
+WHOLE_NETWORK_VARIANTS = (
+    "direct", "direct-aligned-weights", "direct-aligned-activation", "direct-aligned-repair",
+    "embedding", "embedding-aligned",
+)
+#: Midpoint test accuracy (%) of whole-network interpolation of MNIST MLPs, endpoints near 98%
+#: (REPAIR repository's figures, quoted in issue 5): naive, aligned, aligned + REPAIR. REPAIR aligns by
+#: activation correlation, so "aligned" sits beside direct-aligned-activation.
+ANCHORS = {"784-128x2-10": (39.6, 96.8, 97.5), "784-128x4-10": (15.3, 93.7, 96.4)}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a part's parents are made: data, architecture, training budget, fit width.
+
+    Attributes:
+        data: data folder (train split for training and the probe, test split for the sweeps).
+        holdout: training images held out for model selection.
+        arch: architecture spec; conv specs use the direct *separable* encoding (fittable).
+        steps, batch_size, validate_every: the training budget (Adam one-cycle, max lr 0.01).
+        d: embedding width of the fits (ALS).
+    """
+
+    data: str
+    holdout: int
+    arch: str
+    steps: int
+    batch_size: int = 1000
+    validate_every: int = 100
+    d: int = 64
+
+    def architecture(self) -> Architecture:
+        if "c" in self.arch:
+            return Architecture.parse(self.arch, input_shape=(1, 28, 28), conv_style="separable")
+        return Architecture.parse(self.arch)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One sweep of a part: ``kind`` on ``layer`` (``None``: every layer) over ``points`` coefficients.
+
+    ``kind`` is a :func:`run_sweep` kind or ``"transplant-all-hidden"`` (every hidden layer at once,
+    see :func:`transplant_all_hidden`).
+    """
+
+    kind: str
+    layer: int | None
+    points: int
+    repeats: int
+    variants: tuple[str, ...] | None = None
+
+    @property
+    def stem(self) -> str:
+        return self.kind if self.layer is None else f"{self.kind}-layer{self.layer}"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A set of parents (``pairs`` pairs from one recipe) and the sweeps run on them.
+
+    ``parents_from``: reuse that part's trained direct parents (same training recipe), fit anew.
+    """
+
+    title: str
+    recipe: Recipe
+    sweeps: tuple[Sweep, ...]
+    pairs: int = 1
+    parents_from: str | None = None
+
+
+FC8 = "784-400x8-10"
+#: The 8x400 sweeps leave out weight matching (it would add a fifth direct variant to a slow sweep).
+NO_WEIGHT_MATCHING = ("direct", "direct-outgoing", "direct-aligned-activation", "direct-aligned-repair",
+                      "embedding", "embedding-aligned")
+PARTS: dict[str, Part] = {
+    "fc2-mnist": Part(
+        "MNIST 5k, FC 784-400-400-10 (the issue's aims setup), first and second hidden layer",
+        Recipe(MNIST, 500, "784-400-400-10", steps=1000),
+        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 5, 3), Sweep("transplant-all-hidden", None, 3, 5),
+         Sweep("interpolate-all", None, 11, 1)),
+    ),
+    "fc2-mnist-d256": Part(
+        "MNIST 5k, FC 784-400-400-10, first hidden layer, embedding variants with a closer fit (d = 256)",
+        Recipe(MNIST, 500, "784-400-400-10", steps=1000, d=256),
+        (Sweep("transplant", 0, 11, 5, ("embedding", "embedding-aligned")),
+         Sweep("transplant-all-hidden", None, 3, 5, ("embedding", "embedding-aligned")),
+         Sweep("interpolate-all", None, 11, 1, ("embedding", "embedding-aligned"))),
+        parents_from="fc2-mnist",
+    ),
+    "wholenet-2x128": Part(
+        "MNIST 5k, MLP 784-128x2-10, whole-network interpolation, 5 parent pairs",
+        Recipe(MNIST, 500, "784-128x2-10", steps=300),
+        (Sweep("interpolate-all", None, 11, 1, WHOLE_NETWORK_VARIANTS),),
+        pairs=5,
+    ),
+    "wholenet-4x128": Part(
+        "MNIST 5k, MLP 784-128x4-10, whole-network interpolation, 5 parent pairs",
+        Recipe(MNIST, 500, "784-128x4-10", steps=300),
+        (Sweep("interpolate-all", None, 11, 1, WHOLE_NETWORK_VARIANTS),),
+        pairs=5,
+    ),
+    "fc-mnist": Part(
+        f"MNIST 5k, FC {FC8}, first and fifth hidden layer",
+        Recipe(MNIST, 500, FC8, steps=600),
+        (Sweep("transplant", 0, 5, 3, NO_WEIGHT_MATCHING), Sweep("transplant", 4, 5, 3, NO_WEIGHT_MATCHING),
+         Sweep("interpolate", 0, 5, 3, tuple(v for v in NO_WEIGHT_MATCHING if v != "direct-outgoing"))),
+    ),
+    "fc-fashion": Part(
+        f"Fashion-MNIST (full), FC {FC8}, first hidden layer",
+        Recipe(FASHION, 6000, FC8, steps=600),
+        (Sweep("transplant", 0, 5, 3, NO_WEIGHT_MATCHING),),
+    ),
+    "conv-mnist": Part(
+        "MNIST 5k, conv 20c-40c-80c-100-10 (direct separable), first conv layer",
+        Recipe(MNIST, 500, "20c-40c-80c-100-10", steps=400, batch_size=100, validate_every=50),
+        (Sweep("transplant", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")),),
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------- parents
+def train_parent(recipe: Recipe, seed: int, train: Dataset, holdout: Dataset) -> DirectGenome:
+    """A direct genome trained from a random start by ``recipe``; ``seed`` seeds start and batches."""
+    start = DirectGenome.random(recipe.architecture(), generator=torch.Generator().manual_seed(seed))
+    config = TrainConfig(steps=recipe.steps, batch_size=recipe.batch_size,
+                         validate_every=recipe.validate_every, seed=seed)
+    return train_genome(start, train, holdout, config=config, progress=False).genome
+
+
+def prepare_pair(recipe: Recipe, index: int, folder: Path, train: Dataset, holdout: Dataset,
+                 direct_folder: Path | None = None) -> SweepParents:
+    """Parents ``A`` (seed ``2 index``) and ``B`` (seed ``2 index + 1``) and their fits, cached in ``folder``.
+
+    Files: ``A.safetensors``, ``B.safetensors`` (direct; in ``direct_folder`` when given),
+    ``fit-A.safetensors``, ``fit-B.safetensors`` (embedding; B fitted onto A's input encoding).
+    Missing files are made, present ones loaded.
+    """
+    direct = []
+    for name, seed in (("A", 2 * index), ("B", 2 * index + 1)):
+        path = (direct_folder or folder) / f"{name}.safetensors"
+        if not path.exists():
+            started = time.perf_counter()
+            save_genome(train_parent(recipe, seed, train, holdout), path)
+            log(f"  trained {path} in {time.perf_counter() - started:.0f} s")
+        direct.append(load_genome(path))
+    fits = []
+    for name, reference in zip("AB", direct):
+        path = folder / f"fit-{name}.safetensors"
+        encoding = fits[0].input_encoding if fits else None
+        if not path.exists():
+            result = fit_to_reference(reference, None if encoding else recipe.d, input_encoding=encoding)
+            save_genome(result.genome, path)
+            log(f"  fitted {path} in {result.wall_time_s:.0f} s, per-layer MSE "
+                + ", ".join(f"{m:.2e}" for m in result.per_layer_mse))
+        fits.append(load_genome(path, input_encoding=encoding))
+    return SweepParents(direct=(direct[0], direct[1]), embedding=(fits[0], fits[1]))
+
+
+# ---------------------------------------------------------------------------------------- sweeps
+def transplant_all_hidden(parents: SweepParents, data: Dataset, *, coefficients: Sequence[float], repeats: int,
+                          probe: torch.Tensor | None, seed: int = 0,
+                          variants: list[str] | None = None) -> SweepResult:
+    """Transplant ``coefficient`` of *every* hidden layer of B into A at once, ``repeats`` times per variant.
+
+    Each repeat gives the donor a fresh random neuron order (index-wise variants) and a fresh choice
+    of moved neurons per layer; aligned variants align every layer of B to A once.
+
+    Args:
+        parents: both encodings' parents (A is the target).
+        data: evaluation data.
+        coefficients: ``[C]`` fractions of each hidden layer's neurons moved.
+        repeats: random repeats per coefficient.
+        probe: training inputs for data-using variants.
+        seed: seed of the repeats' randomness.
+        variants: variant names (default: every transplant variant).
+
+    Returns:
+        A :class:`SweepResult` of kind ``"transplant-all-hidden"`` (``layer`` ``None``).
+    """
+    chosen = resolve_variants(variants, "transplant")
+    scores = evaluate_population([g for pair in (parents.direct, parents.embedding) for g in pair], data)
+    parent_accuracy = {f"{e} {n}": float(scores.accuracy[2 * i + j])
+                       for i, e in enumerate(("direct", "embedding")) for j, n in enumerate("AB")}
+    result = SweepResult("transplant-all-hidden", None, f"{data.name} ({data.split}, {len(data)} samples)",
+                         parent_accuracy, setup={"repeats": repeats, "seed": seed})
+    coefficients = np.asarray(coefficients, dtype=np.float64)
+    for variant in chosen:
+        target, donor = parents.pair(variant.encoding)
+        prepared = variant.prepare_donor(target, donor, None, probe)
+        children = []
+        for repeat in range(repeats):
+            rng = random.Random(f"{seed}-{repeat}")
+            other = prepared.clone()
+            if variant.align is None:
+                generator = torch.Generator().manual_seed(rng.getrandbits(63))
+                for index in other.architecture.hidden_layers:
+                    other.permute_layer(index, torch.randperm(other.widths[index], generator=generator))
+            for coefficient in coefficients:
+                child = target.clone()
+                for index in target.architecture.hidden_layers:
+                    variant.transplant(child, other.clone(), index, float(coefficient), probe, rng)
+                children.append(child)
+        child_scores = evaluate_population(children, data)
+        shape = (repeats, len(coefficients))
+        result.curves.append(VariantCurve(
+            variant.name, coefficients, child_scores.accuracy.double().numpy().reshape(shape),
+            child_scores.cross_entropy.double().numpy().reshape(shape), parent_accuracy[f"{variant.encoding} A"],
+        ))
+    return result
+
+
+def pooled(results: list[SweepResult]) -> SweepResult:
+    """One result whose repeats are the parent pairs (curves: per-pair means stacked)."""
+    first = results[0]
+    curves = []
+    for index, curve in enumerate(first.curves):
+        per_pair = [r.curves[index] for r in results]
+        curves.append(VariantCurve(
+            curve.variant, curve.coefficients,
+            np.stack([c.accuracy.mean(axis=0) for c in per_pair]),
+            np.stack([c.cross_entropy.mean(axis=0) for c in per_pair]),
+            float(np.mean([c.target_accuracy for c in per_pair])),
+        ))
+    parent_accuracy = {k: float(np.mean([r.parent_accuracy[k] for r in results])) for k in first.parent_accuracy}
+    setup = dict(first.setup, pairs=len(results), per_pair=[r.summary() for r in results],
+                 per_pair_parents=[r.parent_accuracy for r in results])
+    return SweepResult(first.kind, first.layer, first.dataset, parent_accuracy, curves, setup)
+
+
+def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> None:
+    """Prepare the part's parents (cached) and run each of its sweeps that has no result file yet."""
+    todo = [s for s in part.sweeps if force or not (figures / f"{name}-{s.stem}.json").exists()]
+    if not todo:
+        log(f"{name}: every sweep already has a result (use --force to redo)")
+        return
+    recipe = part.recipe
+    train_split = load_dataset(recipe.data, "train")
+    test = load_dataset(recipe.data, "test")
+    train, holdout = train_holdout_split(train_split, recipe.holdout, seed=0)
+    probe = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1000]]
+    log(f"{name}: preparing {part.pairs} parent pair(s) ({recipe.arch}, {recipe.steps} steps)")
+    pairs = [prepare_pair(recipe, i, cache / name / f"pair{i}", train, holdout,
+                          cache / part.parents_from / f"pair{i}" if part.parents_from else None)
+             for i in range(part.pairs)]
+    for sweep in todo:
+        started = time.perf_counter()
+        variants = list(sweep.variants) if sweep.variants else None
+        coefficients = np.linspace(0, 1, sweep.points).round(4)
+        if sweep.kind == "transplant-all-hidden":
+            results = [transplant_all_hidden(p, test, coefficients=coefficients, repeats=sweep.repeats, probe=probe,
+                                             variants=variants) for p in pairs]
+        else:
+            results = [run_sweep(sweep.kind, p, test, layer=sweep.layer, coefficients=coefficients,
+                                 repeats=sweep.repeats, variants=variants, probe=probe, progress=False)
+                       for p in pairs]
+        result = results[0] if len(results) == 1 else pooled(results)
+        result.setup.update(
+            part=name, title=part.title, recipe=vars(recipe) | {"architecture": recipe.arch},
+            probe="1000 images of the train split minus holdout (seed 0)",
+            command=f"python benchmarks/reproduce_sweeps.py --only {name}",
+            wall_time_s=round(time.perf_counter() - started, 1),
+        )
+        result.write(figures, f"{name}-{sweep.stem}")
+        log(f"{name}: {sweep.stem} done in {time.perf_counter() - started:.0f} s")
+
+
+# ---------------------------------------------------------------------------------------- report
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def sweep_table(record: dict) -> str:
+    """Markdown table of one result file: retention at 0.5 / 1.0 and AUC per variant."""
+    rows = ["| variant | target acc. % | retention @0.5 | retention @1.0 | retention AUC |", "|---|---|---|---|---|"]
+    for row in record["summary"]:
+        rows.append(f"| {row['variant']} | {_pct(row['target_accuracy'])} | {row['retention_at_0.5']:.3f} | "
+                    f"{row['retention_at_1.0']:.3f} | {row['retention_auc']:.3f} |")
+    return "\n".join(rows)
+
+
+def all_hidden_table(record: dict) -> str:
+    """Markdown table of a transplant-all-hidden result: retention, and child accuracy at 0.5 vs the parents' mean."""
+    rows = ["| variant | target acc. % | retention @0.5 | retention @1.0 | retention AUC | child acc. % @0.5 | "
+            "child @0.5 / parents' mean |", "|---|---|---|---|---|---|---|"]
+    parents = record["parent_accuracy"]
+    for row, curve in zip(record["summary"], record["curves"]):
+        encoding = "embedding" if curve["variant"].startswith("embedding") else "direct"
+        mean_parent = (parents[f"{encoding} A"] + parents[f"{encoding} B"]) / 2
+        column = int(np.argmin(np.abs(np.asarray(curve["coefficients"]) - 0.5)))
+        child = float(np.mean(np.asarray(curve["accuracy"])[:, column]))
+        rows.append(f"| {row['variant']} | {_pct(row['target_accuracy'])} | {row['retention_at_0.5']:.3f} | "
+                    f"{row['retention_at_1.0']:.3f} | {row['retention_auc']:.3f} | {_pct(child)} | "
+                    f"{child / mean_parent:.3f} |")
+    return "\n".join(rows)
+
+
+def whole_network_table(record: dict) -> str:
+    """Midpoint accuracy and loss barrier: mean (min-max) over pairs, beside the published anchors."""
+    per_pair = record["setup"].get("per_pair", [record["summary"]])
+    anchors = ANCHORS.get(record["setup"].get("recipe", {}).get("arch"))
+    anchor_of = {"direct": 0, "direct-aligned-activation": 1, "direct-aligned-repair": 2}
+    rows = ["| variant | endpoint acc. % (A, B; mean) | midpoint acc. %: mean (min-max) | loss barrier (nats): "
+            "mean (min-max) | published midpoint % |", "|---|---|---|---|---|"]
+    for index, curve in enumerate(record["curves"]):
+        mids = np.array([pair[index]["midpoint_accuracy"] for pair in per_pair]) * 100
+        barriers = np.array([pair[index]["loss_barrier"] for pair in per_pair])
+        accuracy = np.asarray(curve["accuracy"])
+        published = f"{anchors[anchor_of[curve['variant']]]:.1f}" if anchors and curve["variant"] in anchor_of else ""
+        rows.append(f"| {curve['variant']} | {accuracy[:, 0].mean() * 100:.1f}, {accuracy[:, -1].mean() * 100:.1f} | "
+                    f"{mids.mean():.1f} ({mids.min():.1f}-{mids.max():.1f}) | "
+                    f"{barriers.mean():.3f} ({barriers.min():.3f}-{barriers.max():.3f}) | {published} |")
+    return "\n".join(rows)
+
+
+def render(figures: Path, results_path: Path) -> str:
+    """The generated markdown block: one subsection per part with a result, tables and figures."""
+    lines = [BEGIN, ""]
+    relative = Path(os.path.relpath(figures, results_path.parent))
+    for name, part in PARTS.items():
+        files = [figures / f"{name}-{s.stem}.json" for s in part.sweeps]
+        records = [(s, json.loads(f.read_text())) for s, f in zip(part.sweeps, files) if f.exists()]
+        if not records:
+            lines += [f"### {part.title}", "", f"(not run: `python benchmarks/reproduce_sweeps.py --only {name}`)", ""]
+            continue
+        r = part.recipe
+        parents = ", ".join(f"{k} {_pct(v)}%" for k, v in records[0][1]["parent_accuracy"].items())
+        lines += [
+            f"### {part.title}", "",
+            f"Parents: `{r.arch}` direct{' separable' if 'c' in r.arch else ''}, {part.pairs} pair(s), seeds 2i / 2i+1, "
+            f"Adam one-cycle (max lr 0.01), batch {r.batch_size}, {r.steps} steps, best holdout step "
+            f"({r.holdout} training images held out); fits: ALS, d = {r.d}, B on A's input encoding. "
+            f"Test accuracy ({records[0][1]['dataset']}){' (mean over pairs)' if part.pairs > 1 else ''}: {parents}.",
+            "", f"`python benchmarks/reproduce_sweeps.py --only {name}`", "",
+        ]
+        for sweep, record in records:
+            where = "every layer" if sweep.layer is None else f"layer {sweep.layer}"
+            if sweep.kind == "transplant-all-hidden":
+                lines += [f"**transplant of every hidden layer at once**: {sweep.points} coefficients x "
+                          f"{sweep.repeats} repeats ({record['setup']['wall_time_s']} s):", "", all_hidden_table(record),
+                          "", f"![{name} {sweep.stem}]({relative / f'{name}-{sweep.stem}.png'})", ""]
+                continue
+            header = (f"**{sweep.kind}, {where}**: {sweep.points} coefficients x {sweep.repeats} repeat(s)"
+                      f"{' per pair' if part.pairs > 1 else ''} ({record['setup']['wall_time_s']} s)")
+            table = whole_network_table(record) if sweep.kind == "interpolate-all" and part.pairs > 1 else sweep_table(record)
+            if sweep.kind == "interpolate-all" and part.pairs == 1:
+                table += "\n\n" + whole_network_table(record)
+            lines += [header + ":", "", table, "", f"![{name} {sweep.stem}]({relative / f'{name}-{sweep.stem}.png'})", ""]
+    speed = figures / "speed.json"
+    if speed.exists():
+        lines += speed_section(json.loads(speed.read_text()))
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def speed_section(record: dict) -> list[str]:
+    """The speed benchmark's table (``benchmarks/sweep_speed.py`` output)."""
+    return [
+        "### Speed: batched sweep vs one model at a time", "",
+        f"{record['description']}", "",
+        "| evaluation | children | children scored | wall s (measured) | wall s (whole sweep) |",
+        "|---|---|---|---|---|",
+        f"| batched (`evaluate_population`) | {record['children']} | {record['children']} | "
+        f"{record['batched_s']:.1f} | {record['batched_s']:.1f} |",
+        f"| one model at a time (`evaluate_genome`) | {record['children']} | {record['sequential_scored']} | "
+        f"{record['sequential_s']:.1f} | {record['sequential_full_s']:.1f} |",
+        "", f"Ratio (one at a time / batched, whole sweep): **{record['ratio']:.2f}x**; largest accuracy "
+        f"difference between the two: {record['max_accuracy_difference']:.1e}. Command: `{record['command']}`", "",
+    ]
+
+
+def update_results(results_path: Path, block: str) -> None:
+    """Replace the generated block in ``results_path`` (or append the section) in one atomic write."""
+    text = results_path.read_text() if results_path.exists() else "# Results\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
+    atomic_write(results_path, lambda tmp: tmp.write_text(text))
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(PARTS), help="run these parts only (default: all)")
+    parser.add_argument("--cache", type=Path, default=Path("runs/sweeps"), help="trained parents and fits")
+    parser.add_argument("--figures", type=Path, default=Path("docs/figures/sweeps"), help="result files")
+    parser.add_argument("--results", type=Path, default=Path("docs/RESULTS.md"), help="markdown to update")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the markdown block")
+    parser.add_argument("--force", action="store_true", help="redo sweeps whose result files exist")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.report_only:
+        for name in args.only or PARTS:
+            run_part(name, PARTS[name], args.cache, args.figures, args.force)
+    update_results(args.results, render(args.figures, args.results))
+    log(f"updated {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

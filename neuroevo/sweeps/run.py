@@ -1,0 +1,229 @@
+"""Crossover destructiveness sweeps: children over coefficients x repeats, evaluated in one batch."""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from neuroevo.data import Dataset
+from neuroevo.encoding import check_same_encoding
+from neuroevo.evaluation import evaluate_population
+from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
+from neuroevo.sweeps.results import SweepResult, VariantCurve
+from neuroevo.sweeps.variants import Variant, resolve_variants
+
+KINDS = ("transplant", "interpolate", "interpolate-all")
+DEFAULT_COEFFICIENTS = tuple(np.linspace(0.0, 1.0, 21).round(4))
+
+
+@dataclass
+class SweepParents:
+    """The two parents of a sweep, in either or both encodings.
+
+    Attributes:
+        direct: ``(A, B)`` direct genomes (trained networks), or ``None``.
+        embedding: ``(A, B)`` embedding genomes on one shared input encoding (e.g. fits of the
+            direct parents, B fitted with A's input encoding held fixed), or ``None``.
+
+    ``A`` is the target (the child keeps A and receives from B); retention is measured against A.
+    """
+
+    direct: tuple[DirectGenome, DirectGenome] | None = None
+    embedding: tuple[EmbeddingGenome, EmbeddingGenome] | None = None
+
+    def pair(self, encoding: str) -> tuple[Genome, Genome]:
+        pair = self.direct if encoding == "direct" else self.embedding
+        if pair is None:
+            raise ValueError(f"the {encoding} variants need {encoding} parents, none were given")
+        return pair
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` unless each pair is crossable (same architecture, shared basis)."""
+        if self.direct is None and self.embedding is None:
+            raise ValueError("a sweep needs at least one pair of parents")
+        for encoding, pair in (("direct", self.direct), ("embedding", self.embedding)):
+            if pair is None:
+                continue
+            a, b = pair
+            expected = DirectGenome if encoding == "direct" else EmbeddingGenome
+            if not (isinstance(a, expected) and isinstance(b, expected)):
+                raise ValueError(f"{encoding} parents must both be {expected.__name__}s")
+            if a.architecture != b.architecture or a.widths != b.widths:
+                raise ValueError(
+                    f"{encoding} parents have different architectures: {a.architecture} {a.widths} "
+                    f"vs {b.architecture} {b.widths}"
+                )
+            if encoding == "embedding":
+                check_same_encoding(a.input_encoding, b.input_encoding, "the embedding parents")
+        if self.direct and self.embedding:
+            da, ea = self.direct[0].architecture, self.embedding[0].architecture
+            if da.n_layers != ea.n_layers or da.input_shape != ea.input_shape:
+                raise ValueError(f"direct parents ({da.spec}) and embedding parents ({ea.spec}) differ in depth or input")
+
+
+def _scratch(genome: Genome) -> Genome:
+    """A copy whose layer list is its own; the operators replace layer entries and never write into
+    a neuron set's tensors, so untouched layers can be shared with the parent safely."""
+    result = copy.copy(genome)
+    result.layers = list(genome.layers)
+    return result
+
+
+def _shuffled(genome: Genome, rng: random.Random) -> Genome:
+    """``genome`` with every hidden layer's neurons in a fresh random order (same function)."""
+    result = _scratch(genome)
+    generator = torch.Generator().manual_seed(rng.getrandbits(63))
+    for index in genome.architecture.hidden_layers:
+        result.permute_layer(index, torch.randperm(result.widths[index], generator=generator))
+    return result
+
+
+def _check_layer(kind: str, parents: SweepParents, layer: int | None) -> int | None:
+    arch = (parents.direct or parents.embedding)[0].architecture
+    if kind == "interpolate-all":
+        if layer is not None:
+            raise ValueError("a whole-network interpolation sweep crosses every layer; do not pass a layer")
+        return None
+    if layer is None:
+        raise ValueError(f"a {kind} sweep needs the layer to cross")
+    if not -arch.n_layers <= layer < arch.n_layers:
+        raise ValueError(f"layer {layer} does not exist: {arch.spec} has layers 0..{arch.n_layers - 1}")
+    layer %= arch.n_layers
+    if kind == "transplant" and arch.is_output(layer):
+        raise ValueError(f"layer {layer} is the output layer; transplant sweeps cross a hidden layer")
+    return layer
+
+
+def run_sweep(
+    kind: str,
+    parents: SweepParents,
+    data: Dataset,
+    *,
+    layer: int | None = None,
+    coefficients: Sequence[float] = DEFAULT_COEFFICIENTS,
+    repeats: int = 10,
+    variants: list[str] | None = None,
+    probe: Tensor | None = None,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    memory_budget: int | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Cross parent A with parent B at every coefficient, ``repeats`` times, for each variant.
+
+    Each repeat draws a fresh random neuron order for the donor B (which changes what index-wise
+    operators pair up) and, for transplant, a fresh random choice of moved neurons. Aligned
+    variants align B to A once (matching does not depend on B's order). All children of a variant
+    (``repeats x coefficients``) are evaluated in one batched pass (:func:`evaluate_population`).
+
+    Args:
+        kind: ``"transplant"`` (one hidden layer, coefficient = fraction of neurons moved),
+            ``"interpolate"`` (one layer, coefficient = alpha) or ``"interpolate-all"`` (every layer).
+        parents: the parents in one or both encodings.
+        data: evaluation data (say which split in reports: it is recorded in the result).
+        layer: the crossed layer (not for ``"interpolate-all"``).
+        coefficients: ``[C]`` values in ``[0, 1]``.
+        repeats: random repeats per coefficient (deterministic variants, i.e. aligned or
+            interpolation without random order effects, are still run ``repeats`` times for
+            transplant, once for interpolation).
+        variants: names from :data:`~neuroevo.sweeps.variants.VARIANTS` (default: all that apply
+            to ``kind`` and have parents).
+        probe: ``[B, *input_shape]`` inputs for variants that use data (activation matching,
+            REPAIR); take them from the training split, never from ``data``.
+        seed: seed of the repeats' randomness (the same for every variant, so they see the same
+            neuron choices).
+        device, memory_budget: passed to :func:`evaluate_population`.
+        progress: show a progress bar over variants.
+
+    Returns:
+        A :class:`SweepResult` with one curve per variant.
+
+    Raises:
+        ValueError: before any evaluation, for parents of different architectures or encodings,
+            no shared input encoding, a layer that does not exist, an unknown variant, a
+            coefficient outside [0, 1], or a data-using variant without a probe.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown sweep kind {kind!r}; choose one of {', '.join(KINDS)}")
+    parents.validate()
+    layer = _check_layer(kind, parents, layer)
+    coefficients = np.asarray(coefficients, dtype=np.float64)
+    if coefficients.ndim != 1 or len(coefficients) < 2 or coefficients.min() < 0 or coefficients.max() > 1:
+        raise ValueError("coefficients must be at least two values in [0, 1]")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    available = [e for e in ("direct", "embedding") if getattr(parents, e) is not None]
+    chosen = resolve_variants(variants, "transplant" if kind == "transplant" else "interpolate")
+    if variants is None:
+        chosen = [v for v in chosen if v.encoding in available]
+    for variant in chosen:
+        parents.pair(variant.encoding)
+        if variant.needs_probe and probe is None:
+            raise ValueError(f"variant {variant.name!r} uses data: pass a probe batch from the training split")
+
+    budget = {} if memory_budget is None else {"memory_budget": memory_budget}
+    targets = {e: parents.pair(e) for e in available}
+    parent_list = [g for e in available for g in targets[e]]
+    parent_scores = evaluate_population(parent_list, data, device=device, **budget)
+    parent_accuracy = {
+        f"{e} {name}": float(parent_scores.accuracy[2 * i + j])
+        for i, e in enumerate(available)
+        for j, name in enumerate("AB")
+    }
+
+    result = SweepResult(
+        kind=kind,
+        layer=layer,
+        dataset=f"{data.name} ({data.split}, {len(data)} samples)",
+        parent_accuracy=parent_accuracy,
+        setup={"repeats": repeats, "seed": seed, "architecture": parent_list[0].architecture.spec},
+    )
+    for variant in tqdm(chosen, desc=f"{kind} sweep", disable=not progress):
+        target, donor = targets[variant.encoding]
+        children = _children(kind, variant, target, donor, layer, coefficients, repeats, probe, seed)
+        scores = evaluate_population(children, data, device=device, **budget)
+        shape = (len(children) // len(coefficients), len(coefficients))
+        result.curves.append(
+            VariantCurve(
+                variant=variant.name,
+                coefficients=coefficients,
+                accuracy=scores.accuracy.cpu().double().numpy().reshape(shape),
+                cross_entropy=scores.cross_entropy.cpu().double().numpy().reshape(shape),
+                target_accuracy=parent_accuracy[f"{variant.encoding} A"],
+            )
+        )
+    return result
+
+
+def _children(
+    kind: str,
+    variant: Variant,
+    target: Genome,
+    donor: Genome,
+    layer: int | None,
+    coefficients: np.ndarray,
+    repeats: int,
+    probe: Tensor | None,
+    seed: int,
+) -> list[Genome]:
+    """The ``[repeats * C]`` children of one variant, repeat-major."""
+    aligned_donor = variant.prepare_donor(target, donor, layer, probe)
+    deterministic = kind != "transplant" and variant.align is not None
+    children = []
+    for repeat in range(1 if deterministic else repeats):
+        rng = random.Random(f"{seed}-{repeat}")
+        repeat_donor = aligned_donor if variant.align is not None else _shuffled(donor, rng)
+        for coefficient in coefficients:
+            child, other = _scratch(target), _scratch(repeat_donor)
+            if kind == "transplant":
+                children.append(variant.transplant(child, other, layer, float(coefficient), probe, rng))
+            else:
+                children.append(variant.interpolate(child, other, layer, float(coefficient), probe))
+    return children

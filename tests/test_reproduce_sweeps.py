@@ -1,0 +1,102 @@
+"""Smoke tests of benchmarks/reproduce_sweeps.py's functions on tiny synthetic parents (no data files)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from neuroevo import DirectGenome, EmbeddingGenome
+from neuroevo.sweeps import SweepParents, run_sweep
+from tests.conftest import small_dense
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_sweeps.py"
+_spec = importlib.util.spec_from_file_location("reproduce_sweeps", _PATH)
+reproduce = importlib.util.module_from_spec(_spec)
+sys.modules["reproduce_sweeps"] = reproduce  # dataclasses look their module up
+_spec.loader.exec_module(reproduce)
+
+VARIANTS = ["direct", "direct-outgoing", "direct-aligned-weights", "embedding", "embedding-aligned"]
+
+
+class _Data:
+    """A minimal stand-in for a Dataset (evaluate_population also takes (images, labels))."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels, self.name, self.split = images, labels, "synthetic", "test"
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __iter__(self):
+        return iter((self.images, self.labels))
+
+
+def _setup(seed=0):
+    arch = small_dense()
+    gen = torch.Generator().manual_seed(seed)
+    a = EmbeddingGenome.random(arch, 6, generator=gen)
+    b = EmbeddingGenome.random(arch, 6, input_encoding=a.input_encoding, generator=gen)
+    parents = SweepParents(
+        direct=(DirectGenome.random(arch, generator=gen), DirectGenome.random(arch, generator=gen)),
+        embedding=(a, b),
+    )
+    images = torch.randn(48, *arch.input_shape, generator=gen)
+    return parents, _Data(images, torch.randint(0, arch.n_classes, (48,), generator=gen))
+
+
+def test_transplant_all_hidden_at_zero_keeps_the_target_and_leaves_parents_alone():
+    parents, data = _setup()
+    hashes = [g.content_hash for pair in (parents.direct, parents.embedding) for g in pair]
+    result = reproduce.transplant_all_hidden(parents, data, coefficients=[0.0, 1.0], repeats=2,
+                                             probe=data.images[:16], variants=VARIANTS)
+    assert [c.variant for c in result.curves] == VARIANTS
+    for curve in result.curves:
+        assert curve.accuracy.shape == (2, 2)
+        np.testing.assert_allclose(curve.accuracy[:, 0], curve.target_accuracy)
+    assert {"retention_at_0.5", "retention_auc"} <= set(result.summary()[0])
+    assert hashes == [g.content_hash for pair in (parents.direct, parents.embedding) for g in pair]
+
+
+def test_transplant_all_hidden_at_one_changes_children():
+    parents, data = _setup(1)
+    result = reproduce.transplant_all_hidden(parents, data, coefficients=[0.0, 1.0], repeats=1, probe=None,
+                                             variants=["embedding"])
+    assert result.curves[0].cross_entropy[0, 1] != pytest.approx(result.curves[0].cross_entropy[0, 0])
+
+
+def test_pooled_stacks_pairs_as_repeats():
+    results = []
+    for seed in (0, 1):
+        parents, data = _setup(seed)
+        results.append(run_sweep("interpolate-all", parents, data, coefficients=[0.0, 0.5, 1.0], repeats=2,
+                                 variants=["direct", "embedding"], progress=False))
+    pooled = reproduce.pooled(results)
+    assert pooled.curves[0].accuracy.shape == (2, 3)
+    np.testing.assert_allclose(pooled.curves[1].accuracy[1], results[1].curves[1].accuracy.mean(axis=0))
+    assert pooled.curves[0].target_accuracy == pytest.approx(
+        np.mean([r.curves[0].target_accuracy for r in results]))
+    assert len(pooled.setup["per_pair"]) == 2
+
+
+def test_render_and_update_results_touch_only_the_generated_block(tmp_path):
+    parents, data = _setup()
+    result = run_sweep("transplant", parents, data, layer=0, coefficients=[0.0, 0.5, 1.0], repeats=2,
+                       variants=["direct", "embedding"], progress=False)
+    result.setup["wall_time_s"] = 1.0
+    figures = tmp_path / "figures"
+    result.write(figures, "fc2-mnist-transplant-layer0")
+    results_path = tmp_path / "RESULTS.md"
+    results_path.write_text("# Results\n\n## Someone else's section\n\nkeep me\n")
+
+    reproduce.update_results(results_path, reproduce.render(figures, results_path))
+    first = results_path.read_text()
+    assert "keep me" in first and reproduce.HEADING in first
+    assert "| embedding |" in first and "figures/fc2-mnist-transplant-layer0.png" in first
+
+    reproduce.update_results(results_path, reproduce.BEGIN + "\nreplaced\n" + reproduce.END)
+    second = results_path.read_text()
+    assert "replaced" in second and "| embedding |" not in second
+    assert second.count(reproduce.HEADING) == 1 and "keep me" in second

@@ -1,0 +1,122 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from neuroevo import DirectGenome, EmbeddingGenome
+from neuroevo.sweeps import (
+    SweepParents,
+    area_under_curve,
+    loss_barrier,
+    mean_confidence_interval,
+    run_sweep,
+)
+from tests.conftest import small_conv, small_dense
+
+
+def _data(arch, n=64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, *arch.input_shape, generator=gen), torch.randint(0, arch.n_classes, (n,), generator=gen)
+
+
+def _parents(arch, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    a = EmbeddingGenome.random(arch, 6, generator=gen)
+    b = EmbeddingGenome.random(arch, 6, input_encoding=a.input_encoding, generator=gen)
+    return SweepParents(
+        direct=(DirectGenome.random(arch, generator=gen), DirectGenome.random(arch, generator=gen)),
+        embedding=(a, b),
+    )
+
+
+def test_confidence_interval_matches_t_table():
+    values = np.array([[1.0], [2.0], [3.0], [4.0]])
+    mean, half = mean_confidence_interval(values)
+    # sd = 1.291, sem = 0.6455, t(0.975, 3) = 3.182
+    assert mean[0] == pytest.approx(2.5)
+    assert half[0] == pytest.approx(3.182446 * 1.2909944 / 2, rel=1e-5)
+    assert mean_confidence_interval(np.array([[5.0]]))[1][0] == 0.0
+
+
+def test_auc_and_barrier():
+    x = np.linspace(0, 1, 11)
+    assert area_under_curve(x, np.ones(11)) == pytest.approx(1.0)
+    assert area_under_curve(x, x) == pytest.approx(0.5)
+    assert loss_barrier(np.array([0, 0.5, 1.0]), np.array([1.0, 3.0, 2.0])) == pytest.approx(1.5)
+    assert loss_barrier(np.array([0, 0.5, 1.0]), np.array([1.0, 1.5, 2.0])) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("kind, layer", [("transplant", 0), ("interpolate", 1), ("interpolate-all", None)])
+def test_sweep_endpoints_and_outputs(tmp_path, kind, layer):
+    arch = small_dense()
+    parents = _parents(arch)
+    images, labels = _data(arch)
+    result = run_sweep(kind, parents, _Data(images, labels), layer=layer, coefficients=[0.0, 0.5, 1.0],
+                       repeats=3, probe=images[:32], progress=False)
+    names = {c.variant for c in result.curves}
+    assert "embedding" in names and "direct-aligned-repair" in names
+    for curve in result.curves:
+        assert curve.accuracy.shape[1] == 3
+        # Coefficient 0 leaves the target parent exactly as it was (REPAIR may still rescale).
+        if "repair" not in curve.variant:
+            np.testing.assert_allclose(curve.accuracy[:, 0], curve.target_accuracy, atol=1e-6)
+    paths = result.write(tmp_path, "sweep")
+    payload = json.loads(paths["json"].read_text())
+    assert payload["kind"] == kind and len(payload["summary"]) == len(result.curves)
+    assert paths["csv"].read_text().startswith("variant,coefficient,accuracy")
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_whole_layer_embedding_transplant_reproduces_the_donor_layer():
+    arch = small_conv("position")
+    parents = _parents(arch)
+    images, labels = _data(arch)
+    result = run_sweep("transplant", parents, _Data(images, labels), layer=0, coefficients=[0.0, 1.0],
+                       repeats=2, variants=["embedding", "embedding-aligned"], progress=False)
+    # At coefficient 1 the whole layer is the donor's, whatever order the donor's neurons had.
+    full = result.curves[0].accuracy[:, 1]
+    assert np.all(full == full[0])
+    np.testing.assert_allclose(result.curves[1].accuracy[:, 1], full)
+
+
+class _Data:
+    """A minimal stand-in for a Dataset (evaluate_population also takes (images, labels))."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels, self.name, self.split = images, labels, "synthetic", "test"
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __iter__(self):
+        return iter((self.images, self.labels))
+
+
+def test_bad_input_is_rejected_before_evaluation():
+    arch = small_dense()
+    parents = _parents(arch)
+    data = _Data(*_data(arch))
+    with pytest.raises(ValueError, match="does not exist"):
+        run_sweep("transplant", parents, data, layer=7, progress=False)
+    with pytest.raises(ValueError, match="output layer"):
+        run_sweep("transplant", parents, data, layer=-1, progress=False)
+    with pytest.raises(ValueError, match="probe"):
+        run_sweep("transplant", parents, data, layer=0, variants=["direct-aligned-activation"], progress=False)
+    other = EmbeddingGenome.random(arch, 6)
+    mixed = SweepParents(embedding=(parents.embedding[0], other))
+    with pytest.raises(ValueError, match="different input encodings"):
+        run_sweep("transplant", mixed, data, layer=0, progress=False)
+    wider = SweepParents(direct=(parents.direct[0], DirectGenome.random(small_conv())))
+    with pytest.raises(ValueError, match="different architectures"):
+        run_sweep("transplant", wider, data, layer=0, progress=False)
+    with pytest.raises(ValueError, match="unknown variants"):
+        run_sweep("transplant", parents, data, layer=0, variants=["magic"], progress=False)
+
+
+def test_summary_of_a_single_coefficient_curve_has_no_auc():
+    from neuroevo.sweeps import SweepResult, VariantCurve
+
+    curve = VariantCurve("direct", np.array([1.0]), np.array([[0.5], [0.7]]), np.ones((2, 1)), target_accuracy=0.8)
+    row = SweepResult("transplant", 0, "synthetic", {}, [curve]).summary()[0]
+    assert np.isnan(row["retention_auc"]) and row["retention_at_1.0"] == pytest.approx(0.75)
