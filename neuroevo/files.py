@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor

@@ -12,7 +12,7 @@ this one class, whatever the encoding.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor

@@ -28,6 +28,15 @@ def generator() -> torch.Generator:
 
 
 @pytest.fixture
+def one_thread():
+    """Tiny tensors: one intra-op thread avoids thread hand-off overhead on busy machines (restored after)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def shared_mnist() -> Path:
     if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"offline MNIST not found at {SHARED_MNIST}")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from neuroevo.cli import main
 from neuroevo.files import load_genome, load_input_encoding
@@ -17,13 +16,7 @@ from tests.conftest import SHARED_MNIST
 from tests.test_data import write_idx
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids thread hand-off overhead on busy machines (restored after)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _blob_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,13 +17,7 @@ from neuroevo.genomes import DirectGenome, EmbeddingGenome
 from neuroevo.neurons import NeuronSet
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids thread hand-off overhead on busy machines (restored after)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def direct_twin(genome: EmbeddingGenome, reference_junction: str | None = None) -> DirectGenome:

@@ -26,13 +26,7 @@ from neuroevo.training import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids thread hand-off overhead on busy machines (restored after)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def blobs(n: int, *, shape=(1, 4, 4), n_classes: int = 3, seed: int = 0, noise: float = 0.7) -> Dataset:
