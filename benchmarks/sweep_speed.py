@@ -57,7 +57,7 @@ def one_at_a_time(fraction: float, tally: dict[str, float]):
         started = time.perf_counter()
         for index in chosen:
             scores = evaluate_genome(genomes[index], data)
-            accuracy[index], cross_entropy[index] = scores.accuracy[0], scores.cross_entropy[0]
+            accuracy[index], cross_entropy[index] = scores.accuracy, scores.cross_entropy
         if not parents:
             tally["children"] += n
             tally["scored"] += len(chosen)

@@ -47,7 +47,8 @@ from deap import base, tools
 import operators
 from neuroevo import Architecture, Genome
 from neuroevo.data import Dataset, load_dataset, train_holdout_split
-from neuroevo.training import TrainConfig, evaluate_genome
+from neuroevo.evaluation import evaluate_genome
+from neuroevo.training import TrainConfig
 from populations import (
     evolve,
     population_from_parents,

@@ -21,7 +21,8 @@ from deap import algorithms, base, tools
 import operators
 from neuroevo import Architecture
 from neuroevo.data import load_dataset, train_holdout_split
-from neuroevo.training import TrainConfig, evaluate_genome
+from neuroevo.evaluation import evaluate_genome
+from neuroevo.training import TrainConfig
 from populations import population_from_parents, register_batched_evaluation, seed_everything, similar, train_parents
 
 

@@ -5,7 +5,7 @@ import torch
 from deap import algorithms, base, tools
 
 import operators
-from neuroevo.training import evaluate_genome
+from neuroevo.evaluation import evaluate_genome
 from populations import toolbox as toolbox_module
 from populations import (
     EmbeddingIndividual,

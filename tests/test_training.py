@@ -15,10 +15,9 @@ from neuroevo.architecture import Architecture
 from neuroevo.data import Dataset
 from neuroevo.decoding import decode
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
+from neuroevo.evaluation import evaluate_genome, evaluate_module
 from neuroevo.training import (
     TrainConfig,
-    evaluate_genome,
-    evaluate_module,
     make_optimizer,
     make_scheduler,
     parameter_summary,

@@ -28,7 +28,7 @@ from neuroevo.cli.genome_commands import add_architecture_arguments, architectur
 from neuroevo.cli.train_commands import add_data_arguments
 from neuroevo.data import Dataset, load_dataset, train_holdout_split
 from neuroevo.files import atomic_write, load_input_encoding, save_genome
-from neuroevo.training import evaluate_genome
+from neuroevo.evaluation import evaluate_genome
 from populations import (
     evolve,
     load_checkpoint,

@@ -18,12 +18,11 @@ from neuroevo.data import Dataset, load_dataset, train_holdout_split
 from neuroevo.files import load_genome, load_input_encoding, save_genome, save_input_encoding
 from neuroevo.fitting import FIT_METHODS, fit_to_reference
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
+from neuroevo.evaluation import check_genome_fits_data, evaluate_genome
 from neuroevo.training import (
     OPTIMIZERS,
     TrainConfig,
-    check_genome_fits_data,
     dataset_summary,
-    evaluate_genome,
     parameter_summary,
     train_genome,
     write_metrics,

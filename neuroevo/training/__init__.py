@@ -1,28 +1,22 @@
-"""Training genomes from their current parameters, and evaluating them on data.
+"""Training genomes from their current parameters (scoring them: :mod:`neuroevo.evaluation`).
 
 * :mod:`~neuroevo.training.config`: :class:`TrainConfig` (the paper's recipe by default).
 * :mod:`~neuroevo.training.optim`: optimizers and PyTorch learning-rate schedules.
 * :mod:`~neuroevo.training.loop`: :func:`train_genome` with holdout model selection.
-* :mod:`~neuroevo.training.metrics`: :func:`evaluate_module` (accuracy, mean cross-entropy).
 * :mod:`~neuroevo.training.results`: the JSON record of a run.
 """
 
 from neuroevo.training.config import OPTIMIZERS, TrainConfig
 from neuroevo.training.loop import TrainResult, batch_stream, train_genome, train_step
-from neuroevo.training.metrics import Metrics, check_genome_fits_data, evaluate_genome, evaluate_module
 from neuroevo.training.optim import make_optimizer, make_scheduler
 from neuroevo.training.results import dataset_summary, parameter_summary, write_metrics
 
 __all__ = [
     "OPTIMIZERS",
-    "Metrics",
     "TrainConfig",
     "TrainResult",
     "batch_stream",
-    "check_genome_fits_data",
     "dataset_summary",
-    "evaluate_genome",
-    "evaluate_module",
     "make_optimizer",
     "make_scheduler",
     "parameter_summary",

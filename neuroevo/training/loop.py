@@ -15,7 +15,7 @@ from neuroevo.data import Dataset
 from neuroevo.decoding import decode
 from neuroevo.genomes import Genome
 from neuroevo.training.config import TrainConfig
-from neuroevo.training.metrics import Metrics, check_genome_fits_data, evaluate_module
+from neuroevo.evaluation import Metrics, check_genome_fits_data, evaluate_module
 from neuroevo.training.optim import make_optimizer, make_scheduler
 
 

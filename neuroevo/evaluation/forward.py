@@ -1,0 +1,159 @@
+"""The batched forward: logits of every genome of a :class:`GenomeStack` on one chunk of data.
+
+Layouts: conv activations ``[s, g * c, H, W]`` (the population's channels side by side, so a conv
+layer is one grouped convolution); dense activations ``[g, features, s]`` (features by samples),
+so the output layer is a batched product with the few classes as rows, which BLAS runs far faster
+than with them as columns. The first layer of a dense network is ONE matrix product for the whole
+stack: ``[g * n, k] @ [k, s]``, where ``k`` is the pixels (dense form) or the shared projection
+``Z_in^T x^T`` (factored form, computed once per chunk for every stack on that input encoding).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from neuroevo.architecture import Architecture
+from neuroevo.decoding.functional import activation_function, finish_conv_layer, junction_inputs
+from neuroevo.evaluation.stacking import ConvOperands, DenseOperands, GenomeStack
+
+_IN_PLACE_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu_, "tanh": torch.tanh_}
+
+
+class FlopCounter:
+    """Running total of the floating-point operations of matrix products and convolutions
+    (2 per multiply-add; element-wise work is not counted)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def add_matmul(self, batch: int, m: int, k: int, n: int) -> None:
+        """Count ``batch`` products of ``[m, k] @ [k, n]``."""
+        self.total += 2 * batch * m * k * n
+
+
+class SharedInputs:
+    """One chunk of data as every stack reads it.
+
+    Args:
+        images: ``[s, *input_shape]`` or ``[s, n_inputs]``, on the evaluation device.
+        counter: where the FLOPs of the shared projections are counted.
+    """
+
+    def __init__(self, images: Tensor, counter: FlopCounter) -> None:
+        self.images = images
+        self.flat = images.reshape(images.shape[0], -1)
+        self._counter = counter
+        self._projections: dict[str, Tensor] = {}
+
+    @property
+    def n_samples(self) -> int:
+        return self.images.shape[0]
+
+    def projection(self, encoding_id: str, input_embeddings: Tensor) -> Tensor:
+        """``(x @ Z_in)^T``, ``[d, s]``: computed once per chunk and input encoding."""
+        if encoding_id not in self._projections:
+            self._projections[encoding_id] = input_embeddings.T @ self.flat.T
+            m, d = input_embeddings.shape
+            self._counter.add_matmul(1, d, m, self.n_samples)
+        return self._projections[encoding_id]
+
+
+def stack_logits(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter) -> Tensor:
+    """Logits of every genome of ``stack`` on one chunk.
+
+    Args:
+        stack: ``g`` genomes' operands, on the device of ``inputs``.
+        inputs: the chunk (``s`` samples).
+        counter: FLOPs performed are added here.
+
+    Returns:
+        ``[g, n_classes, s]`` logits.
+    """
+    arch = stack.architecture
+    activate = _IN_PLACE_ACTIVATIONS.get(arch.activation, activation_function(arch.activation))
+    if arch.n_conv:
+        h = _conv_features(stack, inputs, counter).permute(1, 2, 0)  # [g, features, s]
+        layers = stack.dense
+    else:
+        h = _first_dense_layer(stack, inputs, counter)
+        layers = stack.dense[1:]
+        if layers:
+            h = activate(h)
+    for index, layer in enumerate(layers):
+        h = _dense_layer(layer, h, counter)
+        if index < len(layers) - 1:
+            h = activate(h)
+    return h
+
+
+def _first_dense_layer(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter) -> Tensor:
+    """``[g * n, k] @ [k, s]`` on the shared input, as ``[g, n, s]``."""
+    layer = stack.dense[0]
+    g, n = layer.bias.shape
+    if layer.factored:
+        rows = layer.z_next.reshape(g * n, -1)
+        shared = inputs.projection(stack.encoding_id, stack.input_embeddings)
+    else:
+        rows = layer.matrix.reshape(g * n, -1)
+        shared = inputs.flat.T
+    counter.add_matmul(1, g * n, rows.shape[1], inputs.n_samples)
+    return torch.addmm(layer.bias.reshape(g * n, 1), rows, shared).view(g, n, inputs.n_samples)
+
+
+def _dense_layer(layer: DenseOperands, h: Tensor, counter: FlopCounter) -> Tensor:
+    """``[g, m, s] -> [g, n, s]`` in the layer's form."""
+    g, m, s = h.shape
+    bias = layer.bias.unsqueeze(-1)
+    if not layer.factored:
+        counter.add_matmul(g, layer.matrix.shape[1], m, s)
+        return torch.baddbmm(bias, layer.matrix, h)
+    d = layer.z_next.shape[-1]
+    counter.add_matmul(g, d, m, s)
+    counter.add_matmul(g, layer.z_next.shape[1], d, s)
+    return torch.baddbmm(bias, layer.z_next, torch.bmm(layer.z_prev.transpose(1, 2), h))
+
+
+def _conv_features(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter) -> Tensor:
+    """Conv layers as grouped convolutions, then the junction: ``[s, g, features]``."""
+    arch = stack.architecture
+    s = inputs.n_samples
+    g = stack.n_genomes
+    h = inputs.images.reshape(s, *arch.input_shape)
+    height, width = arch.input_shape[1:]
+    for index, layer in enumerate(stack.conv):
+        h = _conv_layer(layer, h, arch, shared_input=index == 0)
+        counter.total += _conv_flops(layer, s, height, width)
+        h = finish_conv_layer(h, arch)
+        height, width = h.shape[2:]
+    c = stack.widths[arch.n_conv - 1]
+    return junction_inputs(h.reshape(s * g, c, height, width), arch).view(s, g, -1)
+
+
+def _conv_layer(layer: ConvOperands, h: Tensor, arch: Architecture, *, shared_input: bool) -> Tensor:
+    """One conv layer of ``g`` genomes: ``[s, c_in or g * c_in, H, W] -> [s, g * c_out, H, W]``.
+
+    The first layer reads the shared image (one convolution with all genomes' filters); later
+    layers read each genome's own channels (``groups=g``).
+    """
+    g, c_out = layer.bias.shape
+    groups = 1 if shared_input else g
+    padding = arch.kernel_size // 2
+    bias = layer.bias.reshape(g * c_out)
+    if layer.kernels is None:  # standard convolution
+        return F.conv2d(h, layer.weight.flatten(0, 1), bias, padding=padding, groups=groups)
+    pointwise = layer.weight.reshape(g * c_out, -1, 1, 1)
+    mixed = F.conv2d(h, pointwise, groups=groups)
+    return F.conv2d(mixed, layer.kernels.reshape(g * c_out, 1, *layer.kernels.shape[2:]), bias,
+                    padding=padding, groups=g * c_out)
+
+
+def _conv_flops(layer: ConvOperands, s: int, height: int, width: int) -> int:
+    """FLOPs of one conv layer of the stack on ``s`` samples at ``height x width``."""
+    per_position = layer.weight[0].numel()  # c_out * c_in (* k * k for standard convs)
+    if layer.kernels is not None:
+        per_position += layer.kernels[0].numel()  # depthwise: c_out * k * k
+    return 2 * s * layer.weight.shape[0] * per_position * height * width
