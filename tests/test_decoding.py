@@ -95,3 +95,16 @@ def test_cpu_and_cuda_agree(encoding):
     genome = EmbeddingGenome.random(arch, 4) if encoding == "embedding" else DirectGenome.random(arch)
     x = torch.randn(6, 1, 8, 8)
     torch.testing.assert_close(decode(genome, "cuda")(x.cuda()).cpu(), decode(genome)(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("junction", ["position", "free", "gap"])
+def test_outputs_do_not_depend_on_batch_composition(junction):
+    """No batch norm: a sample's logits are the same whatever else is in its batch."""
+    genome = EmbeddingGenome.random(small_conv(junction), 4, generator=torch.Generator().manual_seed(3))
+    net = decode(genome)
+    x = torch.randn(16, 1, 8, 8)
+    together = net(x)
+    alone = torch.cat([net(x[i : i + 1]) for i in range(len(x))])
+    shuffled = net(torch.cat([x[8:], x[:8]]))
+    torch.testing.assert_close(alone, together, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.cat([shuffled[8:], shuffled[:8]]), together, rtol=1e-5, atol=1e-6)
