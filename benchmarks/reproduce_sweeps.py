@@ -152,12 +152,14 @@ PARTS: dict[str, Part] = {
     "fc-fashion": Part(
         f"Fashion-MNIST (full), FC {FC8}, first hidden layer",
         Recipe(FASHION, 6000, FC8, steps=600),
-        (Sweep("transplant", 0, 5, 3, NO_WEIGHT_MATCHING),),
+        (Sweep("transplant", 0, 5, 3, NO_WEIGHT_MATCHING),
+         Sweep("interpolate", 0, 5, 3, tuple(v for v in NO_WEIGHT_MATCHING if v != "direct-outgoing"))),
     ),
     "conv-mnist": Part(
         "MNIST 5k, conv 20c-40c-80c-100-10 (direct separable), first conv layer",
         Recipe(MNIST, 500, "20c-40c-80c-100-10", steps=400, batch_size=100, validate_every=50),
-        (Sweep("transplant", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")),),
+        (Sweep("transplant", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")),
+         Sweep("interpolate", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned"))),
     ),
 }
 
