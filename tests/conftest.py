@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from neuroevo.architecture import Architecture
+from tests.test_data import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
@@ -41,3 +43,23 @@ def shared_mnist() -> Path:
     if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"offline MNIST not found at {SHARED_MNIST}")
     return SHARED_MNIST
+
+
+def _blob_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    prototypes = np.random.default_rng(7).integers(0, 256, size=(3, 6, 6))
+    labels = np.arange(n) % 3
+    images = np.clip(prototypes[labels] + rng.normal(0, 40, size=(n, 6, 6)), 0, 255)
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+@pytest.fixture
+def idx_folder(tmp_path) -> Path:
+    """A learnable 3-class IDX data set of 6x6 images: 150 train, 60 test."""
+    folder = tmp_path / "blobs"
+    folder.mkdir()
+    for prefix, n, seed in (("train", 150, 1), ("t10k", 60, 2)):
+        images, labels = _blob_images(n, seed)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    return folder

@@ -7,13 +7,12 @@ import json
 import pytest
 
 from neuroevo.cli import main
-from tests.test_cli_train import idx_folder  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
-def parents(idx_folder, tmp_path):  # noqa: F811
+def parents(idx_folder, tmp_path):
     for name, seed in (("a", "1"), ("b", "2")):
         assert main(["train", "--data", str(idx_folder), "--arch", "36-10-8-3", "--encoding", "direct",
                      "--steps", "20", "--batch-size", "32", "--max-lr", "0.05", "--holdout", "30",
@@ -24,7 +23,7 @@ def parents(idx_folder, tmp_path):  # noqa: F811
     return [str(tmp_path / n / "genome.safetensors") for n in ("a", "b", "fa", "fb")]
 
 
-def test_sweep_writes_tables_and_plot(parents, idx_folder, tmp_path, capsys):  # noqa: F811
+def test_sweep_writes_tables_and_plot(parents, idx_folder, tmp_path, capsys):
     out = tmp_path / "sweeps"
     code = main(["sweep", "transplant", "--parents", *parents[:2], "--embedding-parents", *parents[2:],
                  "--layer", "1", "--data", str(idx_folder), "--coefficients", "3", "--repeats", "2",
@@ -39,7 +38,7 @@ def test_sweep_writes_tables_and_plot(parents, idx_folder, tmp_path, capsys):  #
     assert (out / "transplant-layer1.csv").exists() and (out / "transplant-layer1.png").exists()
 
 
-def test_bad_layer_is_reported_before_any_output(parents, idx_folder, tmp_path, capsys):  # noqa: F811
+def test_bad_layer_is_reported_before_any_output(parents, idx_folder, tmp_path, capsys):
     out = tmp_path / "sweeps"
     code = main(["sweep", "transplant", "--parents", *parents[:2], "--layer", "9", "--data", str(idx_folder),
                  "-o", str(out)])
@@ -48,7 +47,7 @@ def test_bad_layer_is_reported_before_any_output(parents, idx_folder, tmp_path, 
     assert not out.exists()
 
 
-def test_embedding_parents_on_different_encodings_are_rejected(parents, idx_folder, tmp_path, capsys):  # noqa: F811
+def test_embedding_parents_on_different_encodings_are_rejected(parents, idx_folder, tmp_path, capsys):
     assert main(["fit", parents[1], "--d", "6", "-o", str(tmp_path / "fb-own")]) == 0
     code = main(["sweep", "interpolate", "--embedding-parents", parents[2], str(tmp_path / "fb-own" / "genome.safetensors"),
                  "--layer", "0", "--data", str(idx_folder), "-o", str(tmp_path / "sweeps")])

@@ -6,37 +6,15 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from neuroevo.cli import main
 from neuroevo.files import load_genome, load_input_encoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
 from tests.conftest import SHARED_MNIST
-from tests.test_data import write_idx
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _blob_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    prototypes = np.random.default_rng(7).integers(0, 256, size=(3, 6, 6))
-    labels = np.arange(n) % 3
-    images = np.clip(prototypes[labels] + rng.normal(0, 40, size=(n, 6, 6)), 0, 255)
-    return images.astype(np.uint8), labels.astype(np.uint8)
-
-
-@pytest.fixture
-def idx_folder(tmp_path) -> Path:
-    """A learnable 3-class IDX data set of 6x6 images: 150 train, 60 test."""
-    folder = tmp_path / "blobs"
-    folder.mkdir()
-    for prefix, n, seed in (("train", 150, 1), ("t10k", 60, 2)):
-        images, labels = _blob_images(n, seed)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
-    return folder
 
 
 def train(folder: Path, out: Path, *extra: str) -> int:
