@@ -18,23 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from neuroevo.architecture import Architecture
 from neuroevo.data import Dataset, load_dataset, train_holdout_split
-from neuroevo.evaluation import evaluate_population
 from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
 from neuroevo.genomes import DirectGenome
-from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, resolve_variants, run_sweep
+from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep
 from neuroevo.training import TrainConfig, train_genome
 
 MNIST = "../shared/data/mnist"
@@ -83,8 +80,7 @@ class Recipe:
 class Sweep:
     """One sweep of a part: ``kind`` on ``layer`` (``None``: every layer) over ``points`` coefficients.
 
-    ``kind`` is a :func:`run_sweep` kind or ``"transplant-all-hidden"`` (every hidden layer at once,
-    see :func:`transplant_all_hidden`).
+    ``kind`` is a :func:`run_sweep` kind.
     """
 
     kind: str
@@ -203,58 +199,6 @@ def prepare_pair(recipe: Recipe, index: int, folder: Path, train: Dataset, holdo
 
 
 # ---------------------------------------------------------------------------------------- sweeps
-def transplant_all_hidden(parents: SweepParents, data: Dataset, *, coefficients: Sequence[float], repeats: int,
-                          probe: torch.Tensor | None, seed: int = 0,
-                          variants: list[str] | None = None) -> SweepResult:
-    """Transplant ``coefficient`` of *every* hidden layer of B into A at once, ``repeats`` times per variant.
-
-    Each repeat gives the donor a fresh random neuron order (index-wise variants) and a fresh choice
-    of moved neurons per layer; aligned variants align every layer of B to A once.
-
-    Args:
-        parents: both encodings' parents (A is the target).
-        data: evaluation data.
-        coefficients: ``[C]`` fractions of each hidden layer's neurons moved.
-        repeats: random repeats per coefficient.
-        probe: training inputs for data-using variants.
-        seed: seed of the repeats' randomness.
-        variants: variant names (default: every transplant variant).
-
-    Returns:
-        A :class:`SweepResult` of kind ``"transplant-all-hidden"`` (``layer`` ``None``).
-    """
-    chosen = resolve_variants(variants, "transplant")
-    scores = evaluate_population([g for pair in (parents.direct, parents.embedding) for g in pair], data)
-    parent_accuracy = {f"{e} {n}": float(scores.accuracy[2 * i + j])
-                       for i, e in enumerate(("direct", "embedding")) for j, n in enumerate("AB")}
-    result = SweepResult("transplant-all-hidden", None, f"{data.name} ({data.split}, {len(data)} samples)",
-                         parent_accuracy, setup={"repeats": repeats, "seed": seed})
-    coefficients = np.asarray(coefficients, dtype=np.float64)
-    for variant in chosen:
-        target, donor = parents.pair(variant.encoding)
-        prepared = variant.prepare_donor(target, donor, None, probe)
-        children = []
-        for repeat in range(repeats):
-            rng = random.Random(f"{seed}-{repeat}")
-            other = prepared.clone()
-            if variant.align is None:
-                generator = torch.Generator().manual_seed(rng.getrandbits(63))
-                for index in other.architecture.hidden_layers:
-                    other.permute_layer(index, torch.randperm(other.widths[index], generator=generator))
-            for coefficient in coefficients:
-                child = target.clone()
-                for index in target.architecture.hidden_layers:
-                    variant.transplant(child, other.clone(), index, float(coefficient), probe, rng)
-                children.append(child)
-        child_scores = evaluate_population(children, data)
-        shape = (repeats, len(coefficients))
-        result.curves.append(VariantCurve(
-            variant.name, coefficients, child_scores.accuracy.double().numpy().reshape(shape),
-            child_scores.cross_entropy.double().numpy().reshape(shape), parent_accuracy[f"{variant.encoding} A"],
-        ))
-    return result
-
-
 def pooled(results: list[SweepResult]) -> SweepResult:
     """One result whose repeats are the parent pairs (curves: per-pair means stacked)."""
     first = results[0]
@@ -292,13 +236,9 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> 
         started = time.perf_counter()
         variants = list(sweep.variants) if sweep.variants else None
         coefficients = np.linspace(0, 1, sweep.points).round(4)
-        if sweep.kind == "transplant-all-hidden":
-            results = [transplant_all_hidden(p, test, coefficients=coefficients, repeats=sweep.repeats, probe=probe,
-                                             variants=variants) for p in pairs]
-        else:
-            results = [run_sweep(sweep.kind, p, test, layer=sweep.layer, coefficients=coefficients,
-                                 repeats=sweep.repeats, variants=variants, probe=probe, progress=False)
-                       for p in pairs]
+        results = [run_sweep(sweep.kind, p, test, layer=sweep.layer, coefficients=coefficients,
+                             repeats=sweep.repeats, variants=variants, probe=probe, progress=False)
+                   for p in pairs]
         result = results[0] if len(results) == 1 else pooled(results)
         result.setup.update(
             part=name, title=part.title, recipe=vars(recipe) | {"architecture": recipe.arch},

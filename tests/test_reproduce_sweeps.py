@@ -47,26 +47,6 @@ def _setup(seed=0):
     return parents, _Data(images, torch.randint(0, arch.n_classes, (48,), generator=gen))
 
 
-def test_transplant_all_hidden_at_zero_keeps_the_target_and_leaves_parents_alone():
-    parents, data = _setup()
-    hashes = [g.content_hash for pair in (parents.direct, parents.embedding) for g in pair]
-    result = reproduce.transplant_all_hidden(parents, data, coefficients=[0.0, 1.0], repeats=2,
-                                             probe=data.images[:16], variants=VARIANTS)
-    assert [c.variant for c in result.curves] == VARIANTS
-    for curve in result.curves:
-        assert curve.accuracy.shape == (2, 2)
-        np.testing.assert_allclose(curve.accuracy[:, 0], curve.target_accuracy)
-    assert {"retention_at_0.5", "retention_auc"} <= set(result.summary()[0])
-    assert hashes == [g.content_hash for pair in (parents.direct, parents.embedding) for g in pair]
-
-
-def test_transplant_all_hidden_at_one_changes_children():
-    parents, data = _setup(1)
-    result = reproduce.transplant_all_hidden(parents, data, coefficients=[0.0, 1.0], repeats=1, probe=None,
-                                             variants=["embedding"])
-    assert result.curves[0].cross_entropy[0, 1] != pytest.approx(result.curves[0].cross_entropy[0, 0])
-
-
 def test_pooled_stacks_pairs_as_repeats():
     results = []
     for seed in (0, 1):

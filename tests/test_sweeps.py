@@ -93,6 +93,29 @@ class _Data:
         return iter((self.images, self.labels))
 
 
+ALL_HIDDEN_VARIANTS = ["direct", "direct-outgoing", "direct-aligned-weights", "embedding", "embedding-aligned"]
+
+
+def test_transplant_all_hidden_at_zero_keeps_the_target_and_leaves_parents_alone():
+    parents, data = _parents(small_dense()), _Data(*_data(small_dense()))
+    hashes = [g.content_hash for pair in (parents.direct, parents.embedding) for g in pair]
+    result = run_sweep("transplant-all-hidden", parents, data, coefficients=[0.0, 1.0], repeats=2,
+                       probe=data.images[:16], variants=ALL_HIDDEN_VARIANTS, progress=False)
+    assert [c.variant for c in result.curves] == ALL_HIDDEN_VARIANTS
+    for curve in result.curves:
+        assert curve.accuracy.shape == (2, 2)
+        np.testing.assert_allclose(curve.accuracy[:, 0], curve.target_accuracy)
+    assert {"retention_at_0.5", "retention_auc"} <= set(result.summary()[0])
+    assert hashes == [g.content_hash for pair in (parents.direct, parents.embedding) for g in pair]
+
+
+def test_transplant_all_hidden_at_one_changes_children():
+    parents, data = _parents(small_dense(), 1), _Data(*_data(small_dense(), seed=1))
+    result = run_sweep("transplant-all-hidden", parents, data, coefficients=[0.0, 1.0], repeats=1,
+                       variants=["embedding"], progress=False)
+    assert result.curves[0].cross_entropy[0, 1] != pytest.approx(result.curves[0].cross_entropy[0, 0])
+
+
 def test_bad_input_is_rejected_before_evaluation():
     arch = small_dense()
     parents = _parents(arch)

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         train = load_dataset(args.data, "train", root=args.data_root, download=args.download)
         generator = torch.Generator().manual_seed(args.seed)
         probe = train.images[torch.randperm(len(train), generator=generator)[: args.probe_size]]
-    layer = None if args.kind == "interpolate-all" else args.layer
+    layer = None if args.kind in ("interpolate-all", "transplant-all-hidden") else args.layer
     result = run_sweep(
         args.kind,
         parents,
@@ -87,11 +87,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="crossover destructiveness sweeps (transplant, interpolation)",
         description="Cross parent A with parent B at every coefficient and measure what the children keep.",
     )
-    sweep.add_argument("kind", choices=KINDS, help="transplant one layer, interpolate one layer, or interpolate all")
+    sweep.add_argument("kind", choices=KINDS, help="transplant one hidden layer or all of them at once, interpolate one layer or all")
     sweep.add_argument("--parents", nargs=2, metavar=("A", "B"), help="direct genome files (A is the target)")
     sweep.add_argument("--embedding-parents", nargs=2, metavar=("A", "B"),
                        help="embedding genome files on one shared input encoding (e.g. fits of A and B)")
-    sweep.add_argument("--layer", type=int, default=0, help="the layer to cross (not for interpolate-all)")
+    sweep.add_argument("--layer", type=int, default=0, help="the layer to cross (not for the ...-all... kinds)")
     add_data_arguments(sweep, required=True)
     sweep.add_argument("--split", default="test", choices=("train", "test"), help="split the children are scored on")
     sweep.add_argument("--coefficients", type=_coefficients, default=_coefficients("21"),

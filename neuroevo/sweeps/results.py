@@ -78,7 +78,7 @@ class SweepResult:
     """All variants of one sweep plus where its numbers come from.
 
     Attributes:
-        kind: ``"transplant"``, ``"interpolate"`` (one layer) or ``"interpolate-all"``.
+        kind: one of :data:`~neuroevo.sweeps.run.KINDS`.
         layer: the crossed layer, or ``None`` for every layer.
         dataset: data set name and split that every accuracy was measured on.
         parent_accuracy: accuracy of each parent (``{"A": ..., "B": ...}`` and the fits').
@@ -169,7 +169,9 @@ class SweepResult:
             colour = colours(index % 10)
             axis.plot(curve.coefficients, mean, color=colour, label=curve.variant, linewidth=1.6)
             axis.fill_between(curve.coefficients, mean - half, mean + half, color=colour, alpha=0.2, linewidth=0)
-        label = {"transplant": "transplant coefficient", "interpolate": "interpolation alpha",
+        label = {"transplant": "transplant coefficient",
+                 "transplant-all-hidden": "transplant coefficient (every hidden layer)",
+                 "interpolate": "interpolation alpha",
                  "interpolate-all": "interpolation alpha (all layers)"}.get(self.kind, "coefficient")
         axis.set_xlabel(label)
         axis.set_ylabel(f"test accuracy (%), mean and {int(confidence * 100)}% CI")

@@ -19,7 +19,7 @@ from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.sweeps.results import SweepResult, VariantCurve
 from neuroevo.sweeps.variants import Variant, resolve_variants
 
-KINDS = ("transplant", "interpolate", "interpolate-all")
+KINDS = ("transplant", "transplant-all-hidden", "interpolate", "interpolate-all")
 DEFAULT_COEFFICIENTS = tuple(np.linspace(0.0, 1.0, 21).round(4))
 
 
@@ -87,9 +87,9 @@ def _shuffled(genome: Genome, rng: random.Random) -> Genome:
 
 def _check_layer(kind: str, parents: SweepParents, layer: int | None) -> int | None:
     arch = (parents.direct or parents.embedding)[0].architecture
-    if kind == "interpolate-all":
+    if kind in ("interpolate-all", "transplant-all-hidden"):
         if layer is not None:
-            raise ValueError("a whole-network interpolation sweep crosses every layer; do not pass a layer")
+            raise ValueError(f"a {kind} sweep crosses every layer at once; do not pass a layer")
         return None
     if layer is None:
         raise ValueError(f"a {kind} sweep needs the layer to cross")
@@ -125,10 +125,11 @@ def run_sweep(
 
     Args:
         kind: ``"transplant"`` (one hidden layer, coefficient = fraction of neurons moved),
+            ``"transplant-all-hidden"`` (the same fraction of every hidden layer at once),
             ``"interpolate"`` (one layer, coefficient = alpha) or ``"interpolate-all"`` (every layer).
         parents: the parents in one or both encodings.
         data: evaluation data (say which split in reports: it is recorded in the result).
-        layer: the crossed layer (not for ``"interpolate-all"``).
+        layer: the crossed layer (not for the ``...-all...`` kinds).
         coefficients: ``[C]`` values in ``[0, 1]``.
         repeats: random repeats per coefficient (deterministic variants, i.e. aligned or
             interpolation without random order effects, are still run ``repeats`` times for
@@ -160,7 +161,7 @@ def run_sweep(
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     available = [e for e in ("direct", "embedding") if getattr(parents, e) is not None]
-    chosen = resolve_variants(variants, "transplant" if kind == "transplant" else "interpolate")
+    chosen = resolve_variants(variants, "transplant" if kind.startswith("transplant") else "interpolate")
     if variants is None:
         chosen = [v for v in chosen if v.encoding in available]
     for variant in chosen:
@@ -215,15 +216,18 @@ def _children(
 ) -> list[Genome]:
     """The ``[repeats * C]`` children of one variant, repeat-major."""
     aligned_donor = variant.prepare_donor(target, donor, layer, probe)
-    deterministic = kind != "transplant" and variant.align is not None
+    deterministic = kind.startswith("interpolate") and variant.align is not None
+    crossed = target.architecture.hidden_layers if kind == "transplant-all-hidden" else (layer,)
     children = []
     for repeat in range(1 if deterministic else repeats):
         rng = random.Random(f"{seed}-{repeat}")
         repeat_donor = aligned_donor if variant.align is not None else _shuffled(donor, rng)
         for coefficient in coefficients:
-            child, other = _scratch(target), _scratch(repeat_donor)
-            if kind == "transplant":
-                children.append(variant.transplant(child, other, layer, float(coefficient), probe, rng))
+            child = _scratch(target)
+            if kind.startswith("transplant"):
+                for index in crossed:
+                    variant.transplant(child, _scratch(repeat_donor), index, float(coefficient), probe, rng)
             else:
-                children.append(variant.interpolate(child, other, layer, float(coefficient), probe))
+                variant.interpolate(child, _scratch(repeat_donor), layer, float(coefficient), probe)
+            children.append(child)
     return children
