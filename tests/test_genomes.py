@@ -175,3 +175,24 @@ def test_embedding_genome_widths_may_differ_from_architecture():
     grown = EmbeddingGenome(arch, genome.input_encoding, layers)
     assert grown.widths == (14, 8, 3)
     assert decode(grown)(torch.randn(2, 16)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("spec, shape", [("784-400x2-10", None), ("20c-40c-100-10", (1, 28, 28))])
+def test_fan_in_init_gives_generated_weights_he_variance(spec, shape):
+    from neuroevo.decoding import generate_weight, junction_embeddings
+
+    arch = Architecture.parse(spec, shape)
+    genome = EmbeddingGenome.random(arch, 32, init="fan-in", generator=torch.Generator().manual_seed(0))
+    z_prev = genome.input_encoding.inputs
+    for index, layer in enumerate(genome.layers):
+        if index == arch.n_conv and arch.n_conv:
+            z_prev = junction_embeddings(z_prev, arch, genome.input_encoding.positions, None)
+        gain = 1.0 if arch.is_output(index) else 2.0
+        variance = generate_weight(z_prev, layer["embeddings"]).var().item()
+        assert variance == pytest.approx(gain / z_prev.shape[0], rel=1e-3)
+        z_prev = layer["embeddings"]
+
+
+def test_unknown_init_is_rejected():
+    with pytest.raises(ValueError, match="unknown init"):
+        EmbeddingGenome.random(small_dense(), 4, init="xavier")

@@ -8,7 +8,7 @@ import torch
 
 from neuroevo.architecture import JUNCTIONS, SIGMAS, Architecture
 from neuroevo.files import load_genome, load_input_encoding, save_genome
-from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
+from neuroevo.genomes import EMBEDDING_INITS, DirectGenome, EmbeddingGenome, Genome
 
 
 def add_architecture_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -18,6 +18,9 @@ def add_architecture_arguments(parser: argparse.ArgumentParser, *, required: boo
     parser.add_argument("--encoding", choices=("embedding", "direct", "direct-separable"), default="embedding",
                         help="embedding genome, direct genome (standard conv), or direct with separable conv")
     parser.add_argument("--d", type=int, default=64, help="embedding width (embedding genomes)")
+    parser.add_argument("--init", choices=EMBEDDING_INITS, default="normal",
+                        help="embedding genomes: normal = the paper's z ~ N(0, 1/d); fan-in = rescaled so "
+                             "generated weights have He/LeCun variance")
     parser.add_argument("--sigma", choices=SIGMAS, default="identity", help="weight generation W = sigma(Z Z^T)")
     parser.add_argument("--junction", choices=JUNCTIONS, default="position", help="conv-to-dense junction")
     parser.add_argument("--kernel-size", type=int, default=3, help="conv kernel side k")
@@ -40,7 +43,7 @@ def random_genome(args: argparse.Namespace, architecture: Architecture, generato
     """A random genome of the encoding named by ``args.encoding`` (and ``--input-encoding`` if set)."""
     if args.encoding == "embedding":
         encoding = load_input_encoding(args.input_encoding) if getattr(args, "input_encoding", None) else None
-        return EmbeddingGenome.random(architecture, args.d, input_encoding=encoding, generator=generator)
+        return EmbeddingGenome.random(architecture, args.d, input_encoding=encoding, init=args.init, generator=generator)
     return DirectGenome.random(architecture, generator=generator)
 
 

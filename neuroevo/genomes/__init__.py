@@ -2,9 +2,16 @@
 
 from neuroevo.genomes.base import Genome
 from neuroevo.genomes.direct import DirectGenome, direct_record_shapes, permute_incoming_columns
-from neuroevo.genomes.embedding import EmbeddingGenome, embedding_record_shapes, random_embedding_records
+from neuroevo.genomes.embedding import (
+    EMBEDDING_INITS,
+    EmbeddingGenome,
+    embedding_record_shapes,
+    random_embedding_records,
+    scaled_to_fan_in,
+)
 
 __all__ = [
+    "EMBEDDING_INITS",
     "Genome",
     "DirectGenome",
     "EmbeddingGenome",
@@ -12,4 +19,5 @@ __all__ = [
     "embedding_record_shapes",
     "permute_incoming_columns",
     "random_embedding_records",
+    "scaled_to_fan_in",
 ]

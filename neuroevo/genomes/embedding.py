@@ -52,6 +52,7 @@ class EmbeddingGenome(Genome):
         d: int = 64,
         *,
         input_encoding: InputEncoding | None = None,
+        init: str = "normal",
         generator: torch.Generator | None = None,
     ) -> "EmbeddingGenome":
         """A randomly initialised genome: ``z ~ N(0, 1/d)``, zero biases, kernels ``U(-1/k, 1/k)``.
@@ -60,8 +61,15 @@ class EmbeddingGenome(Genome):
             architecture: the layer stack.
             d: embedding width (ignored when ``input_encoding`` is given: its width is used).
             input_encoding: a shared basis to build on; a fresh random one when ``None``.
+            init: ``"normal"`` (the paper's ``z ~ N(0, 1/d)`` everywhere: every generated weight
+                has variance about ``1/d`` whatever the layer's fan-in) or ``"fan-in"`` (then each
+                layer's embeddings are rescaled, in depth order, so that its generated weights
+                ``Z_prev Z^T`` have variance ``2 / fan_in`` for hidden layers and ``1 / fan_in``
+                for the output layer, as He / LeCun initialisation would give a direct network).
             generator: source of randomness (``torch``'s global generator when ``None``).
         """
+        if init not in EMBEDDING_INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(EMBEDDING_INITS)}")
         if input_encoding is None:
             positions = architecture.n_positions if architecture.uses_position_embeddings else 0
             input_encoding = InputEncoding.random(
@@ -72,6 +80,8 @@ class EmbeddingGenome(Genome):
             random_embedding_records(architecture, index, width, d, generator=generator)
             for index, width in enumerate(architecture.widths)
         ]
+        if init == "fan-in":
+            layers = scaled_to_fan_in(architecture, input_encoding, layers)
         return cls(architecture, input_encoding, layers)
 
     def expected_fields(self, index: int) -> dict[str, tuple[int, ...]]:
@@ -112,6 +122,35 @@ class EmbeddingGenome(Genome):
             counts["kernels"] += layer["kernels"].numel() if "kernels" in layer else 0
             counts["features"] += layer["features"].numel() if "features" in layer else 0
         return counts
+
+
+#: Initialisations of :meth:`EmbeddingGenome.random`.
+EMBEDDING_INITS = ("normal", "fan-in")
+
+
+def scaled_to_fan_in(
+    architecture: Architecture, input_encoding: InputEncoding, layers: Sequence[NeuronSet]
+) -> list[NeuronSet]:
+    """``layers`` with each layer's embeddings rescaled so that ``Var(Z_prev Z^T) = g / fan_in``.
+
+    ``g = 2`` for hidden layers (ReLU gain), 1 for the output layer; ``fan_in`` is the number of
+    rows of ``Z_prev`` (input neurons, the previous layer, or the junction's features). Layers are
+    processed in depth order, each against the already rescaled previous one (new neuron sets).
+    """
+    from neuroevo.decoding.functional import junction_embeddings
+
+    result: list[NeuronSet] = []
+    z_prev = input_encoding.inputs
+    for index, layer in enumerate(layers):
+        if index == architecture.n_conv and architecture.n_conv:
+            last = result[-1]
+            z_prev = junction_embeddings(last["embeddings"], architecture, input_encoding.positions, last.get("features"))
+        gain = 1.0 if architecture.is_output(index) else 2.0
+        variance = float((z_prev @ layer["embeddings"].T).var())
+        scale = (gain / z_prev.shape[0] / variance) ** 0.5 if variance > 0 else 1.0
+        result.append(layer.replace(embeddings=layer["embeddings"] * scale))
+        z_prev = result[-1]["embeddings"]
+    return result
 
 
 def embedding_record_shapes(architecture: Architecture, index: int, d: int) -> dict[str, tuple[int, ...]]:
