@@ -16,7 +16,8 @@ second parent to follow the first, which leaves its function unchanged. Three si
 * ``"weights"`` (direct genomes, no data): weight matching (Ainsworth et al. 2022, "Git
   Re-Basin"): maximise ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T>`` over all hidden layers jointly by
   coordinate descent, one layer's assignment at a time given the others, using each neuron's
-  incoming record and its outgoing weights in the next layer.
+  incoming record and its outgoing weights in the next layer; started from a depth-order
+  matching of incoming records alone (which already recovers an exact permuted copy).
 """
 
 from __future__ import annotations
@@ -198,6 +199,12 @@ def _match_by_weights(reference: Genome, other: Genome, max_iter: int) -> dict[i
     hidden = reference.architecture.hidden_layers
     total = {i: torch.arange(len(other.layers[i])) for i in hidden}
     work = _permuted(other, {})
+    # Start in depth order from the incoming records alone (earlier layers already matched), which
+    # recovers an exact permuted copy; coordinate descent then refines with the outgoing weights.
+    for index in hidden:
+        perm = _assign(reference.layers[index].record_matrix() @ work.layers[index].record_matrix().T)
+        work.permute_layer(index, perm)
+        total[index] = total[index][perm]
     for _ in range(max_iter):
         improved = False
         for index in hidden:

@@ -142,3 +142,12 @@ def test_outgoing_weights_view_follows_the_core_column_layout(case):
         assert torch.equal(outgoing_weights(arch, layer + 1, permuted), outgoing_weights(arch, layer + 1, weight)[perm])
         view = outgoing_weights(arch, layer + 1, weight)
         assert view.untyped_storage().data_ptr() == weight.untyped_storage().data_ptr()
+
+
+def test_weight_matching_recovers_a_permutation_where_descent_from_identity_stalled():
+    """Regression: coordinate descent started from the identity stopped in a local optimum here."""
+    case = ("direct", "conv-gap-standard")
+    reference, _ = make_pair(case, 6094)
+    other = permuted_copy(reference, torch.Generator().manual_seed(6094))
+    perms = operators.match_neurons(reference, other, method="weights")
+    assert identical(_apply(other, perms), reference)
