@@ -11,6 +11,7 @@ import torch
 from hypothesis import settings
 
 from neuroevo.architecture import Architecture
+from neuroevo.data import Dataset
 from tests.test_data import write_idx
 
 # CI runs the same examples every time (a red CI must be reproducible); local runs explore anew.
@@ -29,6 +30,16 @@ def small_dense() -> Architecture:
 
 def small_conv(junction: str = "position", conv_style: str = "separable") -> Architecture:
     return Architecture.parse("1x8x8-4c-6c-5-3", junction=junction, conv_style=conv_style)
+
+
+def synthetic_dataset(architecture: Architecture, n: int = 64, seed: int = 0) -> Dataset:
+    """``n`` random images (standard normal) with random labels, shaped for ``architecture``
+    (``[N, 1, 1, n_inputs]`` for a dense net), named ``synthetic`` / ``test``."""
+    gen = torch.Generator().manual_seed(seed)
+    shape = architecture.input_shape if len(architecture.input_shape) == 3 else (1, 1, architecture.n_inputs_flat)
+    images = torch.randn(n, *shape, generator=gen)
+    labels = torch.randint(0, architecture.n_classes, (n,), generator=gen)
+    return Dataset(images, labels, "synthetic", "test", architecture.n_classes)
 
 
 @pytest.fixture

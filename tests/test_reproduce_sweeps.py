@@ -10,7 +10,7 @@ import torch
 
 from neuroevo import DirectGenome, EmbeddingGenome
 from neuroevo.sweeps import SweepParents, run_sweep
-from tests.conftest import small_dense
+from tests.conftest import small_dense, synthetic_dataset
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_sweeps.py"
 _spec = importlib.util.spec_from_file_location("reproduce_sweeps", _PATH)
@@ -19,19 +19,6 @@ sys.modules["reproduce_sweeps"] = reproduce  # dataclasses look their module up
 _spec.loader.exec_module(reproduce)
 
 VARIANTS = ["direct", "direct-outgoing", "direct-aligned-weights", "embedding", "embedding-aligned"]
-
-
-class _Data:
-    """A minimal stand-in for a Dataset (evaluate_population also takes (images, labels))."""
-
-    def __init__(self, images, labels):
-        self.images, self.labels, self.name, self.split = images, labels, "synthetic", "test"
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __iter__(self):
-        return iter((self.images, self.labels))
 
 
 def _setup(seed=0):
@@ -43,8 +30,7 @@ def _setup(seed=0):
         direct=(DirectGenome.random(arch, generator=gen), DirectGenome.random(arch, generator=gen)),
         embedding=(a, b),
     )
-    images = torch.randn(48, *arch.input_shape, generator=gen)
-    return parents, _Data(images, torch.randint(0, arch.n_classes, (48,), generator=gen))
+    return parents, synthetic_dataset(arch, 48, seed)
 
 
 def test_pooled_stacks_pairs_as_repeats():

@@ -12,12 +12,7 @@ from neuroevo.sweeps import (
     mean_confidence_interval,
     run_sweep,
 )
-from tests.conftest import small_conv, small_dense
-
-
-def _data(arch, n=64, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *arch.input_shape, generator=gen), torch.randint(0, arch.n_classes, (n,), generator=gen)
+from tests.conftest import small_conv, small_dense, synthetic_dataset
 
 
 def _parents(arch, seed=0):
@@ -51,9 +46,9 @@ def test_auc_and_barrier():
 def test_sweep_endpoints_and_outputs(tmp_path, kind, layer):
     arch = small_dense()
     parents = _parents(arch)
-    images, labels = _data(arch)
-    result = run_sweep(kind, parents, _Data(images, labels), layer=layer, coefficients=[0.0, 0.5, 1.0],
-                       repeats=3, probe=images[:32], progress=False)
+    data = synthetic_dataset(arch)
+    result = run_sweep(kind, parents, data, layer=layer, coefficients=[0.0, 0.5, 1.0],
+                       repeats=3, probe=data.images[:32], progress=False)
     names = {c.variant for c in result.curves}
     assert "embedding" in names and "direct-aligned-repair" in names
     for curve in result.curves:
@@ -71,8 +66,7 @@ def test_sweep_endpoints_and_outputs(tmp_path, kind, layer):
 def test_whole_layer_embedding_transplant_reproduces_the_donor_layer():
     arch = small_conv("position")
     parents = _parents(arch)
-    images, labels = _data(arch)
-    result = run_sweep("transplant", parents, _Data(images, labels), layer=0, coefficients=[0.0, 1.0],
+    result = run_sweep("transplant", parents, synthetic_dataset(arch), layer=0, coefficients=[0.0, 1.0],
                        repeats=2, variants=["embedding", "embedding-aligned"], progress=False)
     # At coefficient 1 the whole layer is the donor's, whatever order the donor's neurons had.
     full = result.curves[0].accuracy[:, 1]
@@ -80,24 +74,11 @@ def test_whole_layer_embedding_transplant_reproduces_the_donor_layer():
     np.testing.assert_allclose(result.curves[1].accuracy[:, 1], full)
 
 
-class _Data:
-    """A minimal stand-in for a Dataset (evaluate_population also takes (images, labels))."""
-
-    def __init__(self, images, labels):
-        self.images, self.labels, self.name, self.split = images, labels, "synthetic", "test"
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __iter__(self):
-        return iter((self.images, self.labels))
-
-
 ALL_HIDDEN_VARIANTS = ["direct", "direct-outgoing", "direct-aligned-weights", "embedding", "embedding-aligned"]
 
 
 def test_transplant_all_hidden_at_zero_keeps_the_target_and_leaves_parents_alone():
-    parents, data = _parents(small_dense()), _Data(*_data(small_dense()))
+    parents, data = _parents(small_dense()), synthetic_dataset(small_dense())
     hashes = [g.content_hash for pair in (parents.direct, parents.embedding) for g in pair]
     result = run_sweep("transplant-all-hidden", parents, data, coefficients=[0.0, 1.0], repeats=2,
                        probe=data.images[:16], variants=ALL_HIDDEN_VARIANTS, progress=False)
@@ -110,7 +91,7 @@ def test_transplant_all_hidden_at_zero_keeps_the_target_and_leaves_parents_alone
 
 
 def test_transplant_all_hidden_at_one_changes_children():
-    parents, data = _parents(small_dense(), 1), _Data(*_data(small_dense(), seed=1))
+    parents, data = _parents(small_dense(), 1), synthetic_dataset(small_dense(), seed=1)
     result = run_sweep("transplant-all-hidden", parents, data, coefficients=[0.0, 1.0], repeats=1,
                        variants=["embedding"], progress=False)
     assert result.curves[0].cross_entropy[0, 1] != pytest.approx(result.curves[0].cross_entropy[0, 0])
@@ -119,7 +100,7 @@ def test_transplant_all_hidden_at_one_changes_children():
 def test_bad_input_is_rejected_before_evaluation():
     arch = small_dense()
     parents = _parents(arch)
-    data = _Data(*_data(arch))
+    data = synthetic_dataset(arch)
     with pytest.raises(ValueError, match="does not exist"):
         run_sweep("transplant", parents, data, layer=7, progress=False)
     with pytest.raises(ValueError, match="output layer"):
