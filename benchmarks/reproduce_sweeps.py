@@ -157,6 +157,12 @@ PARTS: dict[str, Part] = {
         (Sweep("transplant", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")),
          Sweep("interpolate", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned"))),
     ),
+    "conv-fashion": Part(
+        "Fashion-MNIST (full), conv 20c-40c-80c-100-10 (direct separable), first conv layer",
+        Recipe(FASHION, 6000, "20c-40c-80c-100-10", steps=400, batch_size=100, validate_every=50),
+        (Sweep("transplant", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")),
+         Sweep("interpolate", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned"))),
+    ),
 }
 
 
