@@ -125,6 +125,7 @@ def random_population(
     encoding: str = "embedding",
     d: int = 64,
     input_encoding: InputEncoding | None = None,
+    init: str = "normal",
     generator: torch.Generator | None = None,
 ) -> list[Individual]:
     """``n`` randomly initialised individuals (see ``EmbeddingGenome.random`` / ``DirectGenome.random``).
@@ -138,19 +139,21 @@ def random_population(
         encoding: ``"embedding"`` or ``"direct"``.
         d: embedding width (ignored when ``input_encoding`` is given).
         input_encoding: the shared basis of embedding individuals.
+        init: embedding individuals' initialisation (``"normal"`` or ``"fan-in"``, see
+            ``EmbeddingGenome.random``).
         generator: source of randomness; torch's global generator when ``None``.
 
     Raises:
-        ValueError: ``n < 1``, an unknown encoding, or an input encoding that does not fit.
+        ValueError: ``n < 1``, an unknown encoding or init, or an input encoding that does not fit.
     """
     _check_size(n)
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
     if encoding == "direct":
         return [DirectIndividual.random(architecture, generator=generator) for _ in range(n)]
-    first = EmbeddingIndividual.random(architecture, d, input_encoding=input_encoding, generator=generator)
+    first = EmbeddingIndividual.random(architecture, d, input_encoding=input_encoding, init=init, generator=generator)
     return [first] + [
-        EmbeddingIndividual.random(architecture, input_encoding=first.input_encoding, generator=generator)
+        EmbeddingIndividual.random(architecture, input_encoding=first.input_encoding, init=init, generator=generator)
         for _ in range(n - 1)
     ]
 

@@ -143,7 +143,8 @@ def _initial_population(settings: dict[str, Any], args: argparse.Namespace) -> l
     architecture = architecture_from_args(args)
     encoding = load_input_encoding(settings["input_encoding"]) if settings["input_encoding"] else None
     kind = "embedding" if settings["encoding"] == "embedding" else "direct"
-    return random_population(architecture, n, encoding=kind, d=settings["d"], input_encoding=encoding)
+    return random_population(architecture, n, encoding=kind, d=settings["d"], input_encoding=encoding,
+                             init=settings.get("init", "normal"))
 
 
 def run_evolve(args: argparse.Namespace) -> int:
