@@ -16,8 +16,9 @@ second parent to follow the first, which leaves its function unchanged. Three si
 * ``"weights"`` (direct genomes, no data): weight matching (Ainsworth et al. 2022, "Git
   Re-Basin"): maximise ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T>`` over all hidden layers jointly by
   coordinate descent, one layer's assignment at a time given the others, using each neuron's
-  incoming record and its outgoing weights in the next layer; started from a depth-order
-  matching of incoming records alone (which already recovers an exact permuted copy).
+  incoming record and its outgoing weights in the next layer; run from the identity and from a
+  depth-order matching of incoming records alone (which recovers an exact permuted copy), keeping
+  the start that reaches the higher total similarity.
 """
 
 from __future__ import annotations
@@ -196,15 +197,31 @@ def _weight_similarity(reference: Genome, other: Genome, index: int) -> Tensor:
 
 
 def _match_by_weights(reference: Genome, other: Genome, max_iter: int) -> dict[int, Tensor]:
+    """Coordinate descent from two starts, the identity and a depth-order matching of incoming
+    records alone (which recovers an exact permuted copy); the start reaching the higher total
+    similarity wins (ties: the identity)."""
+    best_score, best = None, None
+    for incoming_start in (False, True):
+        total, work = _weight_descent(reference, other, max_iter, incoming_start)
+        score = sum(float(_weight_similarity(reference, work, i).diagonal().sum())
+                    for i in reference.architecture.hidden_layers)
+        if best_score is None or score > best_score + 1e-9 * (1.0 + abs(best_score)):
+            best_score, best = score, total
+    return best
+
+
+def _weight_descent(
+    reference: Genome, other: Genome, max_iter: int, incoming_start: bool
+) -> tuple[dict[int, Tensor], Genome]:
+    """Weight-matching coordinate descent: the permutations found and ``other`` permuted by them."""
     hidden = reference.architecture.hidden_layers
     total = {i: torch.arange(len(other.layers[i])) for i in hidden}
     work = _permuted(other, {})
-    # Start in depth order from the incoming records alone (earlier layers already matched), which
-    # recovers an exact permuted copy; coordinate descent then refines with the outgoing weights.
-    for index in hidden:
-        perm = _assign(reference.layers[index].record_matrix() @ work.layers[index].record_matrix().T)
-        work.permute_layer(index, perm)
-        total[index] = total[index][perm]
+    if incoming_start:
+        for index in hidden:
+            perm = _assign(reference.layers[index].record_matrix() @ work.layers[index].record_matrix().T)
+            work.permute_layer(index, perm)
+            total[index] = total[index][perm]
     for _ in range(max_iter):
         improved = False
         for index in hidden:
@@ -218,4 +235,4 @@ def _match_by_weights(reference: Genome, other: Genome, max_iter: int) -> dict[i
                 improved = True
         if not improved:
             break
-    return total
+    return total, work
