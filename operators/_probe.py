@@ -1,7 +1,8 @@
 """A direct genome's forward pass one layer at a time, for operators that use a probe batch.
 
-Built from the same functional blocks as :class:`neuroevo.decoding.DirectNetwork`; the tests
-check that the last pre-activation equals the decoded network's output.
+Uses the same per-layer functions as :class:`neuroevo.decoding.DirectNetwork`
+(:func:`~neuroevo.decoding.functional.direct_pre_activation`,
+:func:`~neuroevo.decoding.functional.hidden_layer_output`), keeping every pre-activation.
 """
 
 from __future__ import annotations
@@ -9,46 +10,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
-from neuroevo.decoding.functional import (
-    activation_function,
-    finish_conv_layer,
-    junction_inputs,
-    prepare_input,
-    separable_conv,
-)
+from neuroevo.decoding.functional import direct_pre_activation, hidden_layer_output, prepare_input
 from neuroevo.neurons import NeuronSet
-
-
-def pre_activation(architecture: Architecture, layer: NeuronSet, index: int, h: Tensor) -> Tensor:
-    """Pre-activations of direct-genome layer ``index`` given its input ``h``.
-
-    Args:
-        layer: the layer's neuron records (``weight``, ``bias``, maybe ``kernels``).
-        h: ``[B, c_prev, H, W]`` (conv layer) or ``[B, fan_in]`` (dense layer).
-
-    Returns:
-        ``[B, n, H, W]`` (conv, before activation and pooling) or ``[B, n]``.
-    """
-    arch = architecture
-    if not arch.is_conv(index):
-        return F.linear(h, layer["weight"], layer["bias"])
-    if arch.conv_style == "standard":
-        return F.conv2d(h, layer["weight"], layer["bias"], padding=arch.kernel_size // 2)
-    return separable_conv(h, layer["weight"], layer["kernels"], layer["bias"])
-
-
-def layer_output(architecture: Architecture, index: int, pre: Tensor) -> Tensor:
-    """What hidden layer ``index`` passes on: activation, and for conv layers pooling (and the
-    junction's flatten or average after the last conv layer)."""
-    arch = architecture
-    if not arch.is_conv(index):
-        return activation_function(arch.activation)(pre)
-    h = finish_conv_layer(pre, arch)
-    return junction_inputs(h, arch) if index == arch.n_conv - 1 else h
 
 
 @torch.no_grad()
@@ -57,10 +23,10 @@ def pre_activations(architecture: Architecture, layers: Sequence[NeuronSet], pro
     is the logits)."""
     h, result = prepare_input(probe, architecture), []
     for index, layer in enumerate(layers):
-        pre = pre_activation(architecture, layer, index, h)
+        pre = direct_pre_activation(architecture, layer, index, h)
         result.append(pre)
         if index < len(layers) - 1:
-            h = layer_output(architecture, index, pre)
+            h = hidden_layer_output(architecture, index, pre)
     return result
 
 

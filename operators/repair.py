@@ -18,9 +18,10 @@ import torch
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
+from neuroevo.decoding.functional import direct_pre_activation, hidden_layer_output
 from neuroevo.genomes import DirectGenome, Genome
 from neuroevo.neurons import NeuronSet
-from operators._probe import layer_output, pre_activation, pre_activations, unit_statistics
+from operators._probe import pre_activations, unit_statistics
 from operators._validation import (
     check_compatible,
     check_encoding,
@@ -132,14 +133,14 @@ def _repaired_layers(
     result = list(layers)
     h = probe
     for index in range(max(weights) + 1):
-        pre = pre_activation(arch, result[index], index, h)
+        pre = direct_pre_activation(arch, result[index], index, h)
         if index in weights:
             m = weights[index].to(pre.device)
             target_mean = torch.lerp(stats_ref[index][0], stats_other[index][0], m)
             target_std = torch.lerp(stats_ref[index][1], stats_other[index][1], m)
             result[index] = _renormalised(result[index], pre, target_mean, target_std)
-            pre = pre_activation(arch, result[index], index, h)
-        h = layer_output(arch, index, pre)
+            pre = direct_pre_activation(arch, result[index], index, h)
+        h = hidden_layer_output(arch, index, pre)
     return result
 
 

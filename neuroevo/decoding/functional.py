@@ -6,7 +6,7 @@ width. Functions accept optional leading *population* dimensions on the genome t
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -154,3 +154,31 @@ def junction_embeddings(
     if architecture.junction == "free":
         return features.flatten(0, 1)
     return (conv_embeddings.unsqueeze(1) * positions.unsqueeze(0)).flatten(0, 1)
+
+
+def direct_pre_activation(architecture: Architecture, layer: Mapping[str, Tensor], index: int, h: Tensor) -> Tensor:
+    """Pre-activations of direct-genome layer ``index`` given its input ``h``.
+
+    Args:
+        layer: the layer's neuron records or parameters (``weight``, ``bias``, maybe ``kernels``).
+        h: ``[B, c_prev, H, W]`` (conv layer) or ``[B, fan_in]`` (dense layer).
+
+    Returns:
+        ``[B, n, H, W]`` (conv, before activation and pooling) or ``[B, n]``.
+    """
+    arch = architecture
+    if not arch.is_conv(index):
+        return F.linear(h, layer["weight"], layer["bias"])
+    if arch.conv_style == "standard":
+        return F.conv2d(h, layer["weight"], layer["bias"], padding=arch.kernel_size // 2)
+    return separable_conv(h, layer["weight"], layer["kernels"], layer["bias"])
+
+
+def hidden_layer_output(architecture: Architecture, index: int, pre: Tensor) -> Tensor:
+    """What hidden layer ``index`` passes on: activation, and for conv layers pooling (and the
+    junction's flatten or average after the last conv layer)."""
+    arch = architecture
+    if not arch.is_conv(index):
+        return activation_function(arch.activation)(pre)
+    h = finish_conv_layer(pre, arch)
+    return junction_inputs(h, arch) if index == arch.n_conv - 1 else h

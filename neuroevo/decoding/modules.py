@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroevo.architecture import Architecture
 from neuroevo.decoding.functional import (
     activation_function,
     dense_from_embeddings,
+    direct_pre_activation,
     finish_conv_layer,
     generate_weight,
+    hidden_layer_output,
     junction_embeddings,
     junction_inputs,
     prepare_input,
@@ -135,21 +136,10 @@ class DirectNetwork(GenomeNetwork):
     def forward(self, x: Tensor) -> Tensor:
         arch = self.architecture
         h = prepare_input(x, arch)
-        for index in range(arch.n_conv):
-            layer = self.layers[index]
-            if arch.conv_style == "standard":
-                k = arch.kernel_size
-                h = F.conv2d(h, layer["weight"], layer["bias"], padding=k // 2)
-            else:
-                h = separable_conv(h, layer["weight"], layer["kernels"], layer["bias"])
-            h = finish_conv_layer(h, arch)
-        if arch.n_conv:
-            h = junction_inputs(h, arch)
-        for index in range(arch.n_conv, arch.n_layers):
-            layer = self.layers[index]
-            h = F.linear(h, layer["weight"], layer["bias"])
+        for index, layer in enumerate(self.layers):
+            h = direct_pre_activation(arch, layer, index, h)
             if index < arch.n_layers - 1:
-                h = self._activate(h)
+                h = hidden_layer_output(arch, index, h)
         return h
 
     def to_genome(self) -> DirectGenome:
