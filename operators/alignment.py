@@ -23,7 +23,6 @@ second parent to follow the first, which leaves its function unchanged. Three si
 
 from __future__ import annotations
 
-import copy
 from typing import Sequence
 
 import torch
@@ -136,12 +135,9 @@ def aligned_copy(
 
 
 def _permuted(genome: Genome, perms: dict[int, Tensor]) -> Genome:
-    """A copy of ``genome`` (fitness and all) with ``perms`` applied, without copying the layers.
-
-    ``permute_layer`` replaces layer entries with new sets and never writes into a set, so the
-    copy may start from ``genome``'s own sets in a list of its own.
-    """
-    result = copy.deepcopy(genome, {id(genome.layers): list(genome.layers)})
+    """A copy of ``genome`` (fitness and all) with ``perms`` applied, without copying the layers
+    (``permute_layer`` replaces layer entries and never writes into a set)."""
+    result = genome.sharing_sets()
     for index, perm in perms.items():
         result.permute_layer(index, perm)
     return result

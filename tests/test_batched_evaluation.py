@@ -86,6 +86,11 @@ def reference(population, data) -> tuple[torch.Tensor, torch.Tensor]:
     return accuracy, torch.tensor([s.cross_entropy for s in scores], dtype=torch.float64)
 
 
+def evaluate_mixed(population, data, **options):
+    """:func:`evaluate_population` on fixtures that mix input encodings on purpose (grouping is tested)."""
+    return evaluate_population(population, data, mixed_encodings=True, **options)
+
+
 def assert_matches(scores, expected) -> None:
     accuracy, cross_entropy = expected
     # A near-tie may flip one sample's argmax between two float summation orders.
@@ -98,16 +103,16 @@ def test_batched_scores_match_the_reference_in_input_order(make_population, make
     population, data = make_population(), make_data()
     expected = reference(population, data)
     assert len(set(map(id, population))) == len(population)
-    assert_matches(evaluate_population(population, data), expected)
+    assert_matches(evaluate_mixed(population, data), expected)
     order = torch.randperm(len(population), generator=generator(5)).tolist()
-    shuffled = evaluate_population([population[i] for i in order], data)
+    shuffled = evaluate_mixed([population[i] for i in order], data)
     assert_matches(shuffled, (expected[0][order], expected[1][order]))
 
 
 def test_scores_are_in_range_and_the_population_is_not_modified():
     population, data = dense_population(), dense_data()
     before = [genome.clone() for genome in population]
-    scores = evaluate_population(population, data)
+    scores = evaluate_mixed(population, data)
     assert all(a == b for a, b in zip(population, before))
     assert scores.accuracy.shape == scores.cross_entropy.shape == (len(population),)
     assert bool(((scores.accuracy >= 0) & (scores.accuracy <= 1)).all())
@@ -123,7 +128,7 @@ def test_ties_go_to_the_first_class_as_argmax():
     dead.layers = [layer.replace(**{n: torch.zeros_like(t) for n, t in layer.items()}) for layer in dead.layers]
     images, labels = dense_data()
     expected = float((labels == 0).double().mean())
-    batched = evaluate_population([dead], (images, labels))
+    batched = evaluate_mixed([dead], (images, labels))
     single = evaluate_genome(dead, (images, labels))
     for accuracy, cross_entropy in ((batched.accuracy[0], batched.cross_entropy[0]), (single.accuracy, single.cross_entropy)):
         assert float(accuracy) == expected
@@ -134,16 +139,16 @@ def test_ties_go_to_the_first_class_as_argmax():
 @given(batch_size=st.integers(1, N_SAMPLES + 5), budget=st.integers(6_000, 200_000))
 def test_chunking_does_not_change_the_scores(batch_size, budget):
     population, data = dense_population(), dense_data()
-    whole = evaluate_population(population, data)
-    chunked = evaluate_population(population, data, batch_size=batch_size, memory_budget=budget)
+    whole = evaluate_mixed(population, data)
+    chunked = evaluate_mixed(population, data, batch_size=batch_size, memory_budget=budget)
     torch.testing.assert_close(chunked.accuracy, whole.accuracy, atol=1 / N_SAMPLES + 1e-9, rtol=0)
     torch.testing.assert_close(chunked.cross_entropy, whole.cross_entropy, atol=1e-5, rtol=1e-5)
 
 
 def test_tiny_budget_gives_the_large_budget_scores_for_conv_genomes():
     population, data = conv_population(), conv_data()
-    whole = evaluate_population(population, data, memory_budget=2**30)
-    tiny = evaluate_population(population, data, memory_budget=60_000)
+    whole = evaluate_mixed(population, data, memory_budget=2**30)
+    tiny = evaluate_mixed(population, data, memory_budget=60_000)
     torch.testing.assert_close(tiny.accuracy, whole.accuracy, atol=1 / N_SAMPLES + 1e-9, rtol=0)
     torch.testing.assert_close(tiny.cross_entropy, whole.cross_entropy, atol=1e-5, rtol=1e-5)
 
@@ -151,12 +156,12 @@ def test_tiny_budget_gives_the_large_budget_scores_for_conv_genomes():
 def test_budget_too_small_for_one_genome_names_the_bytes_needed():
     population, data = dense_population(), dense_data()
     with pytest.raises(ValueError, match="too small for one") as error:
-        evaluate_population(population, data, memory_budget=1000)
+        evaluate_mixed(population, data, memory_budget=1000)
     needed = int(re.search(r"needs at least (\d+) bytes", str(error.value)).group(1))
     assert needed > 1000
-    evaluate_population(population, data, memory_budget=needed)  # exactly enough runs
+    evaluate_mixed(population, data, memory_budget=needed)  # exactly enough runs
     with pytest.raises(ValueError, match=f"at least {needed} bytes"):
-        evaluate_population(population, data, memory_budget=needed - 1)
+        evaluate_mixed(population, data, memory_budget=needed - 1)
 
 
 def test_plan_keeps_every_pass_within_the_budget():
@@ -190,7 +195,7 @@ def test_input_projection_is_computed_once_per_chunk_and_encoding():
     stack = stack_genomes(population, n_samples=n, n_sharing=4)
     assert stack.dense[0].factored and stack.input_embeddings is not None
     assert not stack.dense[1].factored  # 50 x 3 outputs: cheaper to generate W
-    scores = evaluate_population(population, data, batch_size=8)
+    scores = evaluate_mixed(population, data, batch_size=8)
     projection = 2 * n * 100 * d
     first_layer = 4 * 2 * n * d * 50
     output = 4 * 2 * n * 50 * 3
@@ -199,7 +204,7 @@ def test_input_projection_is_computed_once_per_chunk_and_encoding():
     assert_matches(scores, reference(population, data))
     # A second input encoding pays for its own projection.
     other = EmbeddingGenome.random(arch, d, generator=g)
-    both = evaluate_population(population + [other], data, batch_size=8)
+    both = evaluate_mixed(population + [other], data, batch_size=8)
     assert both.flops > scores.flops + projection
 
 
@@ -213,7 +218,7 @@ def test_layers_narrower_than_the_embeddings_are_applied_dense():
 
 def test_fitness_tuples():
     population, data = dense_population()[:4], dense_data()
-    scores = evaluate_population(population, data)
+    scores = evaluate_mixed(population, data)
     assert scores.fitness() == scores.fitness("accuracy") == [(a,) for a in scores.accuracy.tolist()]
     assert scores.fitness("negative_cross_entropy") == [(-c,) for c in scores.cross_entropy.tolist()]
     assert scores.fitness("accuracy", "negative_cross_entropy") == list(
@@ -221,7 +226,7 @@ def test_fitness_tuples():
     )
     with pytest.raises(ValueError, match="unknown objective"):
         scores.fitness("loss")
-    only_accuracy = evaluate_population(population, data, metrics=("accuracy",))
+    only_accuracy = evaluate_mixed(population, data, metrics=("accuracy",))
     assert only_accuracy.cross_entropy is None and only_accuracy.metrics == ("accuracy",)
     torch.testing.assert_close(only_accuracy.accuracy, scores.accuracy)
     with pytest.raises(ValueError, match="not computed"):
@@ -233,8 +238,8 @@ def test_accepts_a_dataset():
     images, labels = conv_data()
     dataset = data_module.Dataset(images, labels, name="synthetic", split="test", n_classes=3)
     population = conv_population()[:3]
-    from_dataset = evaluate_population(population, dataset)
-    from_pair = evaluate_population(population, (images, labels))
+    from_dataset = evaluate_mixed(population, dataset)
+    from_pair = evaluate_mixed(population, (images, labels))
     torch.testing.assert_close(from_dataset.cross_entropy, from_pair.cross_entropy)
 
 
@@ -254,6 +259,9 @@ def test_bad_input_raises_clear_errors():
         evaluate_population(population, (images, labels), memory_budget=0)
     with pytest.raises(ValueError, match="one per image"):
         evaluate_population(population, (images, labels[:5]))
+    mixed = population + [dense_population()[4]]  # a genome on another input encoding
+    with pytest.raises(ValueError, match="2 different input encodings .* mixed_encodings=True"):
+        evaluate_population(mixed, (images, labels))
 
 
 def test_a_single_bucket_needs_one_input_encoding_and_one_shape():
@@ -266,15 +274,15 @@ def test_a_single_bucket_needs_one_input_encoding_and_one_shape():
         stack_genomes([a, narrower(EmbeddingGenome, DENSE, "16-9-8-3", g)], n_samples=10)
     with pytest.raises(ValueError, match="cannot stack embedding and direct"):
         stack_genomes([a, DirectGenome.random(arch, generator=g)], n_samples=10)
-    # evaluate_population groups them instead.
+    # evaluate_population groups them when asked to.
     data = dense_data()
-    assert_matches(evaluate_population([a, b], data), reference([a, b], data))
+    assert_matches(evaluate_mixed([a, b], data), reference([a, b], data))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu():
     for population, data in ((dense_population(), dense_data()), (conv_population(), conv_data())):
-        cpu = evaluate_population(population, data)
-        cuda = evaluate_population(population, data, device="cuda")
+        cpu = evaluate_mixed(population, data)
+        cuda = evaluate_mixed(population, data, device="cuda")
         torch.testing.assert_close(cuda.accuracy, cpu.accuracy, atol=1 / N_SAMPLES + 1e-9, rtol=0)
         torch.testing.assert_close(cuda.cross_entropy, cpu.cross_entropy, atol=1e-4, rtol=1e-4)

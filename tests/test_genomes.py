@@ -104,6 +104,17 @@ def test_deepcopy_and_pickle_share_no_layer_storage():
     assert copy.deepcopy(genome).input_encoding is genome.input_encoding  # shared immutable basis
 
 
+def test_sharing_sets_copy_reorders_without_touching_the_original():
+    genome = EmbeddingGenome.random(small_dense(), 4, generator=torch.Generator().manual_seed(0))
+    before = genome.clone()
+    copied = genome.sharing_sets()
+    assert copied.layers is not genome.layers
+    assert all(a is b for a, b in zip(copied.layers, genome.layers))  # no tensor copied
+    copied.permute_layer(0, torch.arange(genome.widths[0]).flip(0))
+    assert copied == genome and copied.layers[0] is not genome.layers[0]
+    assert all(torch.equal(a[n], b[n]) for a, b in zip(genome.layers, before.layers) for n in a.names)
+
+
 def _layers(genome):
     return [ns.clone() for ns in genome.layers]
 

@@ -50,6 +50,15 @@ def test_clone_copies_each_packed_tensor_once_and_shares_the_encoding(generator)
     assert individual.fitness.valid
 
 
+def test_sharing_sets_copy_has_its_own_fitness(generator):
+    individual = random_population(small_dense(), 1, d=4, generator=generator)[0]
+    individual.fitness.values = (0.25,)
+    copied = individual.sharing_sets()
+    assert type(copied) is type(individual) and copied.fitness.values == (0.25,)
+    del copied.fitness.values
+    assert individual.fitness.valid
+
+
 @pytest.mark.parametrize("encoding", ["embedding", "direct"])
 def test_pickle_round_trip_keeps_genome_fitness_and_class(encoding, generator):
     individual = random_population(small_conv(), 1, encoding=encoding, d=4, generator=generator)[0]

@@ -45,6 +45,7 @@ def evaluate_population(
     device: torch.device | str | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     batch_size: int | None = None,
+    mixed_encodings: bool = False,
 ) -> PopulationScores:
     """Score every genome on ``data`` with batched products, chunked to a memory budget.
 
@@ -54,8 +55,9 @@ def evaluate_population(
     encoding. Each dense layer is applied in dense or factored form, whichever costs fewer FLOPs.
 
     Args:
-        genomes: embedding and/or direct genomes (any mix of architectures, widths and input
-            encodings), all on one device; not modified.
+        genomes: embedding and/or direct genomes (any mix of architectures and widths), all on
+            one device and, unless ``mixed_encodings``, the embedding genomes on one input
+            encoding; not modified.
         data: a :class:`~neuroevo.data.Dataset` or a pair ``(images, labels)``: images
             ``[N, *input_shape]`` (or ``[N, n_inputs]``), labels int64 ``[N]``.
         metrics: any of ``"accuracy"`` and ``"cross_entropy"``.
@@ -64,12 +66,17 @@ def evaluate_population(
             :mod:`neuroevo.evaluation.budget`).
         batch_size: most samples per chunk (default: as many as fit; a cache-sized chunk on the
             CPU).
+        mixed_encodings: accept embedding genomes on different input encodings (each group then
+            pays for its own input projection). Off by default: in a population, a second input
+            encoding is almost always a mistake (say, genomes fitted separately), and their
+            neurons cannot be crossed.
 
     Returns:
         :class:`PopulationScores` in the order of ``genomes``.
 
     Raises:
-        ValueError: no genomes; genomes on different devices; data that does not match an
+        ValueError: no genomes; genomes on different devices; embedding genomes on different
+            input encodings (unless ``mixed_encodings``); data that does not match an
             architecture (input size, labels outside the classes); unknown metrics; a budget too
             small for one genome (the message names the bytes needed).
     """
@@ -82,6 +89,12 @@ def evaluate_population(
     n_samples = len(labels)
     buckets = bucket_genomes(genomes)
     sharing = Counter(g.input_encoding.identity for g in genomes if isinstance(g, EmbeddingGenome))
+    if len(sharing) > 1 and not mixed_encodings:
+        raise ValueError(
+            f"the embedding genomes are built on {len(sharing)} different input encodings (genomes per "
+            f"encoding: {sorted(sharing.values(), reverse=True)}); a population shares one, so its neurons "
+            "can be crossed. Pass mixed_encodings=True to evaluate the groups anyway."
+        )
 
     def build(positions: list[int], on: torch.device | str) -> GenomeStack:
         members = [genomes[p] for p in positions]

@@ -153,6 +153,15 @@ class Genome:
         """A deep copy sharing no layer storage (the immutable input encoding is shared)."""
         return copy.deepcopy(self)
 
+    def sharing_sets(self) -> "Genome":
+        """A copy (every attribute copied, a DEAP fitness included) with a layer list of its own that
+        holds *this* genome's neuron sets.
+
+        Cheap, and safe for code that replaces layer entries (``permute_layer``, the operators)
+        and never writes into a set's tensors. Use :meth:`clone` for a copy that shares nothing.
+        """
+        return copy.deepcopy(self, {id(self.layers): list(self.layers)})
+
     def to(self, device: torch.device | str) -> "Genome":
         """A copy whose layer tensors live on ``device``."""
         result = copy.copy(self)

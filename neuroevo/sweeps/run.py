@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass
 from typing import Sequence
@@ -68,17 +67,9 @@ class SweepParents:
                 raise ValueError(f"direct parents ({da.spec}) and embedding parents ({ea.spec}) differ in depth or input")
 
 
-def _scratch(genome: Genome) -> Genome:
-    """A copy whose layer list is its own; the operators replace layer entries and never write into
-    a neuron set's tensors, so untouched layers can be shared with the parent safely."""
-    result = copy.copy(genome)
-    result.layers = list(genome.layers)
-    return result
-
-
 def _shuffled(genome: Genome, rng: random.Random) -> Genome:
     """``genome`` with every hidden layer's neurons in a fresh random order (same function)."""
-    result = _scratch(genome)
+    result = genome.sharing_sets()
     generator = torch.Generator().manual_seed(rng.getrandbits(63))
     for index in genome.architecture.hidden_layers:
         result.permute_layer(index, torch.randperm(result.widths[index], generator=generator))
@@ -223,11 +214,11 @@ def _children(
         rng = random.Random(f"{seed}-{repeat}")
         repeat_donor = aligned_donor if variant.align is not None else _shuffled(donor, rng)
         for coefficient in coefficients:
-            child = _scratch(target)
+            child = target.sharing_sets()
             if kind.startswith("transplant"):
                 for index in crossed:
-                    variant.transplant(child, _scratch(repeat_donor), index, float(coefficient), probe, rng)
+                    variant.transplant(child, repeat_donor.sharing_sets(), index, float(coefficient), probe, rng)
             else:
-                variant.interpolate(child, _scratch(repeat_donor), layer, float(coefficient), probe)
+                variant.interpolate(child, repeat_donor.sharing_sets(), layer, float(coefficient), probe)
             children.append(child)
     return children
