@@ -9,7 +9,7 @@ Each part (:data:`PARTS`) trains direct parents from two seeds per pair (pair ``
 (B fitted onto A's input encoding held fixed, so the fits share one basis), and runs its sweeps on the
 test split. Parents and fits are cached under ``--cache`` (``runs/sweeps/``); sweep results go to
 ``--figures`` (``docs/figures/sweeps/<part>-<sweep>.{json,csv,png}``) and a finished sweep is not run
-again unless ``--force``. The markdown block between :data:`BEGIN` and :data:`END` in ``--results``
+again unless ``--force`` (or its grid changed). The markdown block between :data:`BEGIN` and :data:`END` in ``--results``
 (``docs/RESULTS.md``) is rebuilt from every result file present, so parts can run separately.
 """
 
@@ -31,7 +31,7 @@ from neuroevo.data import Dataset, load_dataset, train_holdout_split
 from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
 from neuroevo.genomes import DirectGenome
-from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep
+from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep, summary_mismatch
 from neuroevo.training import TrainConfig, train_genome
 
 MNIST = "../shared/data/mnist"
@@ -112,56 +112,69 @@ FC8 = "784-400x8-10"
 #: The 8x400 sweeps leave out weight matching (it would add a fifth direct variant to a slow sweep).
 NO_WEIGHT_MATCHING = ("direct", "direct-outgoing", "direct-aligned-activation", "direct-aligned-repair",
                       "embedding", "embedding-aligned")
+#: The conv sweeps (a batch-1000 conv evaluation is slow on this CPU): one direct and one aligned variant each.
+CONV_VARIANTS = ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")
 PARTS: dict[str, Part] = {
     "fc2-mnist": Part(
         "MNIST 5k, FC 784-400-400-10 (the issue's aims setup), first and second hidden layer",
         Recipe(MNIST, 500, "784-400-400-10", steps=1000),
-        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 5, 3), Sweep("transplant-all-hidden", None, 3, 5),
-         Sweep("interpolate-all", None, 11, 1)),
+        (Sweep("transplant", 0, 21, 10), Sweep("transplant", 1, 21, 10), Sweep("transplant-all-hidden", None, 11, 10),
+         Sweep("interpolate-all", None, 21, 1)),
     ),
     "fc2-mnist-d256": Part(
         "MNIST 5k, FC 784-400-400-10, first hidden layer, embedding variants with a closer fit (d = 256)",
         Recipe(MNIST, 500, "784-400-400-10", steps=1000, d=256),
-        (Sweep("transplant", 0, 11, 5, ("embedding", "embedding-aligned")),
-         Sweep("transplant-all-hidden", None, 3, 5, ("embedding", "embedding-aligned")),
-         Sweep("interpolate-all", None, 11, 1, ("embedding", "embedding-aligned"))),
+        (Sweep("transplant", 0, 21, 10, ("embedding", "embedding-aligned")),
+         Sweep("transplant-all-hidden", None, 11, 10, ("embedding", "embedding-aligned")),
+         Sweep("interpolate-all", None, 21, 1, ("embedding", "embedding-aligned"))),
         parents_from="fc2-mnist",
+    ),
+    # The same architecture and sweeps with shorter training (same one-cycle recipe, fewer steps):
+    # how much the transplant results depend on how the parents were trained.
+    "fc2-mnist-400steps": Part(
+        "MNIST 5k, FC 784-400-400-10, parents trained 400 steps, first and second hidden layer",
+        Recipe(MNIST, 500, "784-400-400-10", steps=400),
+        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5)),
+    ),
+    "fc2-mnist-100steps": Part(
+        "MNIST 5k, FC 784-400-400-10, parents trained 100 steps, first and second hidden layer",
+        Recipe(MNIST, 500, "784-400-400-10", steps=100),
+        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5)),
     ),
     "wholenet-2x128": Part(
         "MNIST 5k, MLP 784-128x2-10, whole-network interpolation, 5 parent pairs",
         Recipe(MNIST, 500, "784-128x2-10", steps=300),
-        (Sweep("interpolate-all", None, 11, 1, WHOLE_NETWORK_VARIANTS),),
+        (Sweep("interpolate-all", None, 21, 1, WHOLE_NETWORK_VARIANTS),),
         pairs=5,
     ),
     "wholenet-4x128": Part(
         "MNIST 5k, MLP 784-128x4-10, whole-network interpolation, 5 parent pairs",
         Recipe(MNIST, 500, "784-128x4-10", steps=300),
-        (Sweep("interpolate-all", None, 11, 1, WHOLE_NETWORK_VARIANTS),),
+        (Sweep("interpolate-all", None, 21, 1, WHOLE_NETWORK_VARIANTS),),
         pairs=5,
     ),
     "fc-mnist": Part(
         f"MNIST 5k, FC {FC8}, first and fifth hidden layer",
         Recipe(MNIST, 500, FC8, steps=600),
-        (Sweep("transplant", 0, 5, 3, NO_WEIGHT_MATCHING), Sweep("transplant", 4, 5, 3, NO_WEIGHT_MATCHING),
-         Sweep("interpolate", 0, 5, 3, tuple(v for v in NO_WEIGHT_MATCHING if v != "direct-outgoing"))),
+        (Sweep("transplant", 0, 21, 10, NO_WEIGHT_MATCHING), Sweep("transplant", 4, 21, 10, NO_WEIGHT_MATCHING),
+         Sweep("interpolate", 0, 21, 10, tuple(v for v in NO_WEIGHT_MATCHING if v != "direct-outgoing"))),
     ),
     "fc-fashion": Part(
         f"Fashion-MNIST (full), FC {FC8}, first hidden layer",
         Recipe(FASHION, 6000, FC8, steps=600),
-        (Sweep("transplant", 0, 5, 3, NO_WEIGHT_MATCHING),
-         Sweep("interpolate", 0, 5, 3, tuple(v for v in NO_WEIGHT_MATCHING if v != "direct-outgoing"))),
+        (Sweep("transplant", 0, 21, 10, NO_WEIGHT_MATCHING),
+         Sweep("interpolate", 0, 21, 10, tuple(v for v in NO_WEIGHT_MATCHING if v != "direct-outgoing"))),
     ),
     "conv-mnist": Part(
-        "MNIST 5k, conv 20c-40c-80c-100-10 (direct separable), first conv layer",
+        "MNIST 5k, conv 20c-40c-80c-100-10 (direct separable), first and second conv layer",
         Recipe(MNIST, 500, "20c-40c-80c-100-10", steps=400, batch_size=100, validate_every=50),
-        (Sweep("transplant", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")),
-         Sweep("interpolate", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned"))),
+        (Sweep("transplant", 0, 5, 2, CONV_VARIANTS), Sweep("interpolate", 0, 5, 2, CONV_VARIANTS),
+         Sweep("transplant", 1, 5, 2, CONV_VARIANTS)),
     ),
     "conv-fashion": Part(
         "Fashion-MNIST (full), conv 20c-40c-80c-100-10 (direct separable), first conv layer",
         Recipe(FASHION, 6000, "20c-40c-80c-100-10", steps=400, batch_size=100, validate_every=50),
-        (Sweep("transplant", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")),
-         Sweep("interpolate", 0, 5, 2, ("direct", "direct-aligned-activation", "embedding", "embedding-aligned"))),
+        (Sweep("transplant", 0, 5, 2, CONV_VARIANTS), Sweep("interpolate", 0, 5, 2, CONV_VARIANTS)),
     ),
 }
 
@@ -223,10 +236,22 @@ def pooled(results: list[SweepResult]) -> SweepResult:
     return SweepResult(first.kind, first.layer, first.dataset, parent_accuracy, curves, setup)
 
 
+def has_result(path: Path, sweep: Sweep) -> bool:
+    """Whether ``path`` holds a finished result of ``sweep`` on its current grid (points and repeats)."""
+    if not path.exists():
+        return False
+    record = json.loads(path.read_text())
+    return (len(record["curves"][0]["coefficients"]) == sweep.points
+            and record["setup"].get("repeats") == sweep.repeats)
+
+
 def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> None:
-    """Prepare the part's parents (cached) and run each of its sweeps that has no result file yet."""
-    todo = [s for s in part.sweeps if force or not (figures / f"{name}-{s.stem}.json").exists()]
-    if not todo:
+    """Prepare the part's parents (cached) and run each of its sweeps that has no result file yet;
+    measure the fits' layer-summary mismatch (dense parts) if it is not on file."""
+    todo = [s for s in part.sweeps if force or not has_result(figures / f"{name}-{s.stem}.json", s)]
+    mismatch_path = figures / f"{name}-summaries.json"
+    wants_mismatch = "c" not in part.recipe.arch and not mismatch_path.exists()
+    if not todo and not wants_mismatch:
         log(f"{name}: every sweep already has a result (use --force to redo)")
         return
     recipe = part.recipe
@@ -238,6 +263,8 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> 
     pairs = [prepare_pair(recipe, i, cache / name / f"pair{i}", train, holdout,
                           cache / part.parents_from / f"pair{i}" if part.parents_from else None)
              for i in range(part.pairs)]
+    if wants_mismatch:
+        write_summary_mismatch(mismatch_path, pairs, test)
     for sweep in todo:
         started = time.perf_counter()
         variants = list(sweep.variants) if sweep.variants else None
@@ -254,6 +281,16 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> 
         )
         result.write(figures, f"{name}-{sweep.stem}")
         log(f"{name}: {sweep.stem} done in {time.perf_counter() - started:.0f} s")
+
+
+def write_summary_mismatch(path: Path, pairs: list[SweepParents], test: Dataset, n_images: int = 2000) -> None:
+    """``|F_l^B - F_l^A| / |F_l^A|`` per hidden layer of each pair's fits (:func:`summary_mismatch`),
+    on the first ``n_images`` test images, as JSON."""
+    images = test.images[:n_images]
+    record = {"split": f"{test.name} {test.split}, first {len(images)} images",
+              "pairs": [summary_mismatch(*p.embedding, images) for p in pairs]}
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
+    log(f"  summary mismatch per hidden layer: {record['pairs']}")
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -324,6 +361,13 @@ def render(figures: Path, results_path: Path) -> str:
             f"Test accuracy ({records[0][1]['dataset']}){' (mean over pairs)' if part.pairs > 1 else ''}: {parents}.",
             "", f"`python benchmarks/reproduce_sweeps.py --only {name}`", "",
         ]
+        mismatch_path = figures / f"{name}-summaries.json"
+        if mismatch_path.exists():
+            mismatch = json.loads(mismatch_path.read_text())
+            per_layer = np.mean(mismatch["pairs"], axis=0)
+            lines += ["Layer-summary mismatch of the fits, |F_B - F_A| / |F_A| per hidden layer "
+                      f"({mismatch['split']}{', mean over pairs' if part.pairs > 1 else ''}): "
+                      + ", ".join(f"layer {i} {v:.2f}" for i, v in enumerate(per_layer)) + ".", ""]
         for sweep, record in records:
             where = "every layer" if sweep.layer is None else f"layer {sweep.layer}"
             if sweep.kind == "transplant-all-hidden":

@@ -54,6 +54,7 @@ def test_render_and_update_results_touch_only_the_generated_block(tmp_path):
     result.setup["wall_time_s"] = 1.0
     figures = tmp_path / "figures"
     result.write(figures, "fc2-mnist-transplant-layer0")
+    reproduce.write_summary_mismatch(figures / "fc2-mnist-summaries.json", [parents], data)
     results_path = tmp_path / "RESULTS.md"
     results_path.write_text("# Results\n\n## Someone else's section\n\nkeep me\n")
 
@@ -61,8 +62,21 @@ def test_render_and_update_results_touch_only_the_generated_block(tmp_path):
     first = results_path.read_text()
     assert "keep me" in first and reproduce.HEADING in first
     assert "| embedding |" in first and "figures/fc2-mnist-transplant-layer0.png" in first
+    assert "Layer-summary mismatch" in first and "layer 1 " in first
 
     reproduce.update_results(results_path, reproduce.BEGIN + "\nreplaced\n" + reproduce.END)
     second = results_path.read_text()
     assert "replaced" in second and "| embedding |" not in second
     assert second.count(reproduce.HEADING) == 1 and "keep me" in second
+
+
+def test_a_result_on_another_grid_is_run_again(tmp_path):
+    parents, data = _setup()
+    result = run_sweep("transplant", parents, data, layer=0, coefficients=[0.0, 0.5, 1.0], repeats=2,
+                       variants=["embedding"], progress=False)
+    result.write(tmp_path, "part-transplant-layer0")
+    path = tmp_path / "part-transplant-layer0.json"
+    assert reproduce.has_result(path, reproduce.Sweep("transplant", 0, 3, 2))
+    assert not reproduce.has_result(path, reproduce.Sweep("transplant", 0, 21, 2))
+    assert not reproduce.has_result(path, reproduce.Sweep("transplant", 0, 3, 10))
+    assert not reproduce.has_result(tmp_path / "missing.json", reproduce.Sweep("transplant", 0, 3, 2))
