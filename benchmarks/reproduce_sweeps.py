@@ -30,7 +30,8 @@ from neuroevo.architecture import Architecture
 from neuroevo.data import Dataset, load_dataset, train_holdout_split
 from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
-from neuroevo.genomes import DirectGenome
+from neuroevo.encoding import InputEncoding
+from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep, summary_mismatch
 from neuroevo.training import TrainConfig, train_genome
 
@@ -59,7 +60,10 @@ class Recipe:
         holdout: training images held out for model selection.
         arch: architecture spec; conv specs use the direct *separable* encoding (fittable).
         steps, batch_size, validate_every: the training budget (Adam one-cycle, max lr 0.01).
-        d: embedding width of the fits (ALS).
+        d: embedding width of the fits (ALS), or of the parents themselves.
+        parents: ``"direct"`` (train direct networks, then fit embedding genomes to them) or
+            ``"embedding"`` (train embedding genomes directly, fan-in init: A learns the input
+            encoding, B trains on A's held fixed; no direct parents, no fits).
     """
 
     data: str
@@ -69,6 +73,7 @@ class Recipe:
     batch_size: int = 1000
     validate_every: int = 100
     d: int = 64
+    parents: str = "direct"
 
     def architecture(self) -> Architecture:
         if "c" in self.arch:
@@ -141,6 +146,15 @@ PARTS: dict[str, Part] = {
         Recipe(MNIST, 500, "784-400-400-10", steps=100),
         (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5)),
     ),
+    # The aims setup with parents trained as embedding genomes (the paper's own networks) instead of
+    # fitted to direct ones: same architecture, data and training recipe.
+    "fc2-mnist-native": Part(
+        "MNIST 5k, FC 784-400-400-10, embedding parents trained directly (no fits), 3 pairs",
+        Recipe(MNIST, 500, "784-400-400-10", steps=1000, parents="embedding"),
+        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5), Sweep("transplant-all-hidden", None, 11, 5),
+         Sweep("interpolate-all", None, 21, 1)),
+        pairs=3,
+    ),
     "wholenet-2x128": Part(
         "MNIST 5k, MLP 784-128x2-10, whole-network interpolation, 5 parent pairs",
         Recipe(MNIST, 500, "784-128x2-10", steps=300),
@@ -180,11 +194,18 @@ PARTS: dict[str, Part] = {
 
 
 # --------------------------------------------------------------------------------------- parents
-def train_parent(recipe: Recipe, seed: int, train: Dataset, holdout: Dataset) -> DirectGenome:
-    """A direct genome trained from a random start by ``recipe``; ``seed`` seeds start and batches."""
-    start = DirectGenome.random(recipe.architecture(), generator=torch.Generator().manual_seed(seed))
-    config = TrainConfig(steps=recipe.steps, batch_size=recipe.batch_size,
-                         validate_every=recipe.validate_every, seed=seed)
+def train_parent(recipe: Recipe, seed: int, train: Dataset, holdout: Dataset,
+                 input_encoding: InputEncoding | None = None) -> Genome:
+    """A genome of ``recipe.parents``'s encoding trained from a random start; ``seed`` seeds start and
+    batches. An embedding parent learns its input encoding unless ``input_encoding`` is given."""
+    generator = torch.Generator().manual_seed(seed)
+    if recipe.parents == "embedding":
+        start = EmbeddingGenome.random(recipe.architecture(), None if input_encoding else recipe.d, init="fan-in",
+                                       input_encoding=input_encoding, generator=generator)
+    else:
+        start = DirectGenome.random(recipe.architecture(), generator=generator)
+    config = TrainConfig(steps=recipe.steps, batch_size=recipe.batch_size, validate_every=recipe.validate_every,
+                         seed=seed, train_input_encoding=input_encoding is None)
     return train_genome(start, train, holdout, config=config, progress=False).genome
 
 
@@ -192,20 +213,23 @@ def prepare_pair(recipe: Recipe, index: int, folder: Path, train: Dataset, holdo
                  direct_folder: Path | None = None) -> SweepParents:
     """Parents ``A`` (seed ``2 index``) and ``B`` (seed ``2 index + 1``) and their fits, cached in ``folder``.
 
-    Files: ``A.safetensors``, ``B.safetensors`` (direct; in ``direct_folder`` when given),
-    ``fit-A.safetensors``, ``fit-B.safetensors`` (embedding; B fitted onto A's input encoding).
-    Missing files are made, present ones loaded.
+    Files: ``A.safetensors``, ``B.safetensors`` (trained parents; direct ones in ``direct_folder``
+    when given); for direct parents also ``fit-A.safetensors``, ``fit-B.safetensors`` (embedding; B
+    fitted onto A's input encoding). Missing files are made, present ones loaded.
     """
-    direct = []
+    trained: list[Genome] = []
     for name, seed in (("A", 2 * index), ("B", 2 * index + 1)):
         path = (direct_folder or folder) / f"{name}.safetensors"
+        encoding = trained[0].input_encoding if trained and recipe.parents == "embedding" else None
         if not path.exists():
             started = time.perf_counter()
-            save_genome(train_parent(recipe, seed, train, holdout), path)
+            save_genome(train_parent(recipe, seed, train, holdout, encoding), path)
             log(f"  trained {path} in {time.perf_counter() - started:.0f} s")
-        direct.append(load_genome(path))
+        trained.append(load_genome(path, input_encoding=encoding))
+    if recipe.parents == "embedding":
+        return SweepParents(embedding=(trained[0], trained[1]))
     fits = []
-    for name, reference in zip("AB", direct):
+    for name, reference in zip("AB", trained):
         path = folder / f"fit-{name}.safetensors"
         encoding = fits[0].input_encoding if fits else None
         if not path.exists():
@@ -214,7 +238,7 @@ def prepare_pair(recipe: Recipe, index: int, folder: Path, train: Dataset, holdo
             log(f"  fitted {path} in {result.wall_time_s:.0f} s, per-layer MSE "
                 + ", ".join(f"{m:.2e}" for m in result.per_layer_mse))
         fits.append(load_genome(path, input_encoding=encoding))
-    return SweepParents(direct=(direct[0], direct[1]), embedding=(fits[0], fits[1]))
+    return SweepParents(direct=(trained[0], trained[1]), embedding=(fits[0], fits[1]))
 
 
 # ---------------------------------------------------------------------------------------- sweeps
@@ -353,11 +377,17 @@ def render(figures: Path, results_path: Path) -> str:
             continue
         r = part.recipe
         parents = ", ".join(f"{k} {_pct(v)}%" for k, v in records[0][1]["parent_accuracy"].items())
+        if r.parents == "embedding":
+            encoding = f"embedding genomes trained directly (d = {r.d}, fan-in init)"
+            embeddings = "A learned its input encoding, B trained on A's held fixed; no direct parents, no fits"
+        else:
+            encoding = "direct separable" if "c" in r.arch else "direct"
+            embeddings = f"fits: ALS, d = {r.d}, B on A's input encoding"
         lines += [
             f"### {part.title}", "",
-            f"Parents: `{r.arch}` direct{' separable' if 'c' in r.arch else ''}, {part.pairs} pair(s), seeds 2i / 2i+1, "
+            f"Parents: `{r.arch}` {encoding}, {part.pairs} pair(s), seeds 2i / 2i+1, "
             f"Adam one-cycle (max lr 0.01), batch {r.batch_size}, {r.steps} steps, best holdout step "
-            f"({r.holdout} training images held out); fits: ALS, d = {r.d}, B on A's input encoding. "
+            f"({r.holdout} training images held out); {embeddings}. "
             f"Test accuracy ({records[0][1]['dataset']}){' (mean over pairs)' if part.pairs > 1 else ''}: {parents}.",
             "", f"`python benchmarks/reproduce_sweeps.py --only {name}`", "",
         ]

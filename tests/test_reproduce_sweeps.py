@@ -80,3 +80,16 @@ def test_a_result_on_another_grid_is_run_again(tmp_path):
     assert not reproduce.has_result(path, reproduce.Sweep("transplant", 0, 21, 2))
     assert not reproduce.has_result(path, reproduce.Sweep("transplant", 0, 3, 10))
     assert not reproduce.has_result(tmp_path / "missing.json", reproduce.Sweep("transplant", 0, 3, 2))
+
+
+@pytest.mark.parametrize("parents", ["direct", "embedding"])
+def test_prepare_pair_trains_once_and_puts_both_embedding_parents_on_one_encoding(tmp_path, monkeypatch, parents):
+    recipe = reproduce.Recipe("unused", 0, "16-12-8-3", steps=3, batch_size=16, validate_every=3, d=4, parents=parents)
+    data = synthetic_dataset(small_dense(), 48)
+    first = reproduce.prepare_pair(recipe, 0, tmp_path, data, data)
+    a, b = first.embedding
+    assert a.input_encoding == b.input_encoding and a != b
+    assert (first.direct is None) == (parents == "embedding")
+    monkeypatch.setattr(reproduce, "train_parent", lambda *args: pytest.fail("trained again"))
+    again = reproduce.prepare_pair(recipe, 0, tmp_path, data, data)
+    assert again.embedding == first.embedding
