@@ -28,6 +28,7 @@ import torch
 
 from neuroevo.architecture import Architecture
 from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.decoding import direct_equivalent
 from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
 from neuroevo.encoding import InputEncoding
@@ -63,7 +64,8 @@ class Recipe:
         d: embedding width of the fits (ALS), or of the parents themselves.
         parents: ``"direct"`` (train direct networks, then fit embedding genomes to them) or
             ``"embedding"`` (train embedding genomes directly, fan-in init: A learns the input
-            encoding, B trains on A's held fixed; no direct parents, no fits).
+            encoding, B trains on A's held fixed; no fits, and the direct variants cross their
+            :func:`~neuroevo.decoding.direct_equivalent` networks).
     """
 
     data: str
@@ -215,7 +217,8 @@ def prepare_pair(recipe: Recipe, index: int, folder: Path, train: Dataset, holdo
 
     Files: ``A.safetensors``, ``B.safetensors`` (trained parents; direct ones in ``direct_folder``
     when given); for direct parents also ``fit-A.safetensors``, ``fit-B.safetensors`` (embedding; B
-    fitted onto A's input encoding). Missing files are made, present ones loaded.
+    fitted onto A's input encoding). Embedding parents need no fits: their direct pair is their
+    generated weights. Missing files are made, present ones loaded.
     """
     trained: list[Genome] = []
     for name, seed in (("A", 2 * index), ("B", 2 * index + 1)):
@@ -226,8 +229,9 @@ def prepare_pair(recipe: Recipe, index: int, folder: Path, train: Dataset, holdo
             save_genome(train_parent(recipe, seed, train, holdout, encoding), path)
             log(f"  trained {path} in {time.perf_counter() - started:.0f} s")
         trained.append(load_genome(path, input_encoding=encoding))
-    if recipe.parents == "embedding":
-        return SweepParents(embedding=(trained[0], trained[1]))
+    if recipe.parents == "embedding":  # the direct variants run on the very same networks
+        return SweepParents(direct=(direct_equivalent(trained[0]), direct_equivalent(trained[1])),
+                            embedding=(trained[0], trained[1]))
     fits = []
     for name, reference in zip("AB", trained):
         path = folder / f"fit-{name}.safetensors"
@@ -379,7 +383,8 @@ def render(figures: Path, results_path: Path) -> str:
         parents = ", ".join(f"{k} {_pct(v)}%" for k, v in records[0][1]["parent_accuracy"].items())
         if r.parents == "embedding":
             encoding = f"embedding genomes trained directly (d = {r.d}, fan-in init)"
-            embeddings = "A learned its input encoding, B trained on A's held fixed; no direct parents, no fits"
+            embeddings = ("A learned its input encoding, B trained on A's held fixed; no fits; the direct variants "
+                          "cross the same networks as direct genomes (their generated weights)")
         else:
             encoding = "direct separable" if "c" in r.arch else "direct"
             embeddings = f"fits: ALS, d = {r.d}, B on A's input encoding"

@@ -5,7 +5,7 @@ sweeps / CLI. The names exported here are the ones most users need.
 """
 
 from neuroevo.architecture import Architecture
-from neuroevo.decoding import DirectNetwork, EmbeddingNetwork, decode
+from neuroevo.decoding import DirectNetwork, EmbeddingNetwork, decode, direct_equivalent
 from neuroevo.encoding import InputEncoding
 from neuroevo.files import GenomeFileError, load_genome, load_input_encoding, save_genome, save_input_encoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
@@ -24,6 +24,7 @@ __all__ = [
     "InputEncoding",
     "NeuronSet",
     "decode",
+    "direct_equivalent",
     "load_genome",
     "load_input_encoding",
     "save_genome",

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from neuroevo import Architecture, DirectGenome, EmbeddingGenome, decode
+from neuroevo import Architecture, DirectGenome, EmbeddingGenome, decode, direct_equivalent
 from neuroevo.decoding import dense_from_embeddings, factored_is_cheaper, generate_weight
 from tests.conftest import small_conv, small_dense
 
@@ -108,3 +108,27 @@ def test_outputs_do_not_depend_on_batch_composition(junction):
     shuffled = net(torch.cat([x[8:], x[:8]]))
     torch.testing.assert_close(alone, together, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(torch.cat([shuffled[8:], shuffled[:8]]), together, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [small_dense(), Architecture.parse("16-12-8-3", sigma="tanh"), small_conv("position"), small_conv("free"),
+     small_conv("gap")],
+    ids=["dense", "dense-tanh", "conv-position", "conv-free", "conv-gap"],
+)
+def test_direct_equivalent_computes_the_same_function_and_shares_no_storage(arch):
+    genome = EmbeddingGenome.random(arch, 5, generator=torch.Generator().manual_seed(0))
+    before = genome.clone()
+    direct = direct_equivalent(genome)
+    x = torch.randn(7, *arch.input_shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(decode(direct)(x), decode(genome)(x), atol=1e-5, rtol=1e-4)
+    assert isinstance(direct, DirectGenome) and direct.widths == genome.widths
+    genome_storage = {t.untyped_storage().data_ptr() for layer in genome.layers for _, t in layer.items()}
+    assert not genome_storage & {t.untyped_storage().data_ptr() for layer in direct.layers for _, t in layer.items()}
+    assert genome == before
+
+
+def test_direct_equivalent_needs_an_embedding_genome():
+    with pytest.raises(ValueError, match="embedding genome"):
+        direct_equivalent(DirectGenome.random(small_dense()))

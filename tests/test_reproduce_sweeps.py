@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuroevo import DirectGenome, EmbeddingGenome
+from neuroevo import DirectGenome, EmbeddingGenome, decode
 from neuroevo.sweeps import SweepParents, run_sweep
 from tests.conftest import small_dense, synthetic_dataset
 
@@ -89,7 +89,10 @@ def test_prepare_pair_trains_once_and_puts_both_embedding_parents_on_one_encodin
     first = reproduce.prepare_pair(recipe, 0, tmp_path, data, data)
     a, b = first.embedding
     assert a.input_encoding == b.input_encoding and a != b
-    assert (first.direct is None) == (parents == "embedding")
+    if parents == "embedding":  # the direct pair is the same two networks
+        with torch.no_grad():
+            for direct, embedding in zip(first.direct, first.embedding):
+                torch.testing.assert_close(decode(direct)(data.images), decode(embedding)(data.images))
     monkeypatch.setattr(reproduce, "train_parent", lambda *args: pytest.fail("trained again"))
     again = reproduce.prepare_pair(recipe, 0, tmp_path, data, data)
     assert again.embedding == first.embedding

@@ -1,5 +1,6 @@
-"""Decoding: genome -> ``torch.nn.Module`` on any device, and back."""
+"""Decoding: genome -> ``torch.nn.Module`` on any device, and back; embedding genome -> its direct equivalent."""
 
+from neuroevo.decoding.equivalent import direct_equivalent
 from neuroevo.decoding.functional import (
     dense_from_embeddings,
     factored_is_cheaper,
@@ -15,6 +16,7 @@ __all__ = [
     "GenomeNetwork",
     "decode",
     "dense_from_embeddings",
+    "direct_equivalent",
     "factored_is_cheaper",
     "generate_weight",
     "junction_embeddings",

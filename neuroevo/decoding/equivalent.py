@@ -1,0 +1,47 @@
+"""An embedding genome's generated weights as a direct genome computing the same function."""
+
+from __future__ import annotations
+
+from neuroevo.decoding.functional import generate_weight, junction_embeddings
+from neuroevo.genomes import DirectGenome, EmbeddingGenome
+from neuroevo.neurons import NeuronSet
+
+__all__ = ["direct_equivalent"]
+
+
+def direct_equivalent(genome: EmbeddingGenome) -> DirectGenome:
+    """The direct genome whose weights are ``genome``'s generated ones (same outputs, to float
+    rounding), e.g. to apply direct-encoding operators (weight matching, REPAIR) to an embedding
+    network, or to compare both encodings' operators on one network.
+
+    Every layer's records become ``weight = sigma(Z_prev Z^T)^T`` rows (``[n, fan_in]``; at the
+    conv-to-dense junction ``Z_prev`` are the junction embeddings), with the biases and depthwise
+    kernels copied. The hidden neuron order is kept, so neuron ``i`` of the result is neuron ``i``
+    of ``genome``.
+
+    Args:
+        genome: an embedding genome (not modified).
+
+    Returns:
+        A :class:`DirectGenome` of the same architecture, sharing no storage with ``genome``.
+
+    Raises:
+        ValueError: ``genome`` is not an embedding genome.
+    """
+    if not isinstance(genome, EmbeddingGenome):
+        raise ValueError(f"direct_equivalent needs an embedding genome, got {type(genome).__name__}")
+    arch = genome.architecture
+    z_prev = genome.input_encoding.inputs
+    layers = []
+    for index, layer in enumerate(genome.layers):
+        if arch.n_conv and index == arch.n_conv:
+            last = genome.layers[index - 1]
+            features = last["features"] if "features" in last else None
+            z_prev = junction_embeddings(z_prev, arch, genome.input_encoding.positions, features)
+        records = {"weight": generate_weight(z_prev, layer["embeddings"], arch.sigma).T.contiguous(),
+                   "bias": layer["bias"].clone()}
+        if "kernels" in layer:
+            records["kernels"] = layer["kernels"].clone()
+        layers.append(NeuronSet(**records))
+        z_prev = layer["embeddings"]
+    return DirectGenome(arch, layers)
