@@ -175,6 +175,11 @@ PARTS: dict[str, Part] = {
         (Sweep("transplant", 0, 21, 10, NO_WEIGHT_MATCHING), Sweep("transplant", 4, 21, 10, NO_WEIGHT_MATCHING),
          Sweep("interpolate", 0, 21, 10, tuple(v for v in NO_WEIGHT_MATCHING if v != "direct-outgoing"))),
     ),
+    "fc-mnist-native": Part(
+        f"MNIST 5k, FC {FC8}, embedding parents trained directly (no fits), first and fifth hidden layer",
+        Recipe(MNIST, 500, FC8, steps=600, parents="embedding"),
+        (Sweep("transplant", 0, 11, 5, NO_WEIGHT_MATCHING), Sweep("transplant", 4, 11, 5, NO_WEIGHT_MATCHING)),
+    ),
     "fc-fashion": Part(
         f"Fashion-MNIST (full), FC {FC8}, first hidden layer",
         Recipe(FASHION, 6000, FC8, steps=600),
