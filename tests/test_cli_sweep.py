@@ -36,6 +36,8 @@ def test_sweep_writes_tables_and_plot(parents, idx_folder, tmp_path, capsys):
     assert {c["variant"] for c in payload["curves"]} >= {"direct", "embedding", "embedding-aligned"}
     assert all(len(c["accuracy"]) == 2 and len(c["accuracy"][0]) == 3 for c in payload["curves"])
     assert (out / "transplant-layer1.csv").exists() and (out / "transplant-layer1.png").exists()
+    mismatch = payload["setup"]["summary_mismatch"]
+    assert len(mismatch) == 2 and all(v > 0 for v in mismatch) and "layer-summary mismatch" in printed
 
 
 def test_bad_layer_is_reported_before_any_output(parents, idx_folder, tmp_path, capsys):

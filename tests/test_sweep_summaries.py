@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from neuroevo import Architecture, DirectGenome, EmbeddingGenome, decode
-from neuroevo.sweeps import layer_summaries, summary_mismatch
+from neuroevo.sweeps import has_layer_summaries, layer_summaries, summary_mismatch
 from tests.conftest import small_conv, small_dense
 
 
@@ -45,6 +45,8 @@ def test_a_replaced_second_layer_keeps_the_first_summary_and_changes_its_own():
 
 def test_bad_input_is_named():
     a, b = _pair()
+    assert has_layer_summaries(a) and not has_layer_summaries(DirectGenome.random(small_dense()))
+    assert not has_layer_summaries(EmbeddingGenome.random(small_conv(), 4))
     with pytest.raises(ValueError, match="embedding genome"):
         layer_summaries(DirectGenome.random(small_dense()), _images())
     with pytest.raises(ValueError, match="conv layers"):

@@ -12,7 +12,10 @@ import torch
 from neuroevo.cli.train_commands import add_data_arguments
 from neuroevo.data import load_dataset
 from neuroevo.files import load_genome
-from neuroevo.sweeps import KINDS, VARIANTS, SweepParents, SweepResult, run_sweep
+from neuroevo.sweeps import KINDS, VARIANTS, SweepParents, SweepResult, has_layer_summaries, run_sweep, summary_mismatch
+
+#: Images of the evaluation split the embedding parents' layer summaries are compared on.
+SUMMARY_IMAGES = 2000
 
 
 def _coefficients(text: str) -> list[float]:
@@ -71,11 +74,18 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         memory_budget=args.memory_budget * 2**20,
     )
+    if parents.embedding is not None and has_layer_summaries(parents.embedding[0]):
+        images = data.images[:SUMMARY_IMAGES]
+        result.setup["summary_mismatch"] = summary_mismatch(*parents.embedding, images)
+        result.setup["summary_images"] = f"first {len(images)} images of the evaluation split"
     result.setup["command"] = " ".join(["neuroevo", *sys.argv[1:]])
     result.setup["probe"] = f"{args.probe_size} images of the train split (seed {args.seed})" if probe is not None else None
     stem = args.kind if layer is None else f"{args.kind}-layer{layer}"
     paths = result.write(args.output, stem)
     print(f"data: {result.dataset}; parents: " + ", ".join(f"{k} {v:.4f}" for k, v in result.parent_accuracy.items()))
+    if "summary_mismatch" in result.setup:
+        print("embedding parents' layer-summary mismatch |F_B - F_A| / |F_A| per hidden layer "
+              "(0: interchangeable): " + ", ".join(f"{v:.3f}" for v in result.setup["summary_mismatch"]))
     print(format_summary(result))
     print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0

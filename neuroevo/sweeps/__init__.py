@@ -3,7 +3,7 @@
 from neuroevo.sweeps.results import SweepResult, VariantCurve
 from neuroevo.sweeps.run import DEFAULT_COEFFICIENTS, KINDS, SweepParents, run_sweep
 from neuroevo.sweeps.statistics import area_under_curve, loss_barrier, mean_confidence_interval, retention
-from neuroevo.sweeps.summaries import layer_summaries, summary_mismatch
+from neuroevo.sweeps.summaries import has_layer_summaries, layer_summaries, summary_mismatch
 from neuroevo.sweeps.variants import VARIANTS, Variant, resolve_variants
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Variant",
     "VariantCurve",
     "area_under_curve",
+    "has_layer_summaries",
     "layer_summaries",
     "loss_barrier",
     "mean_confidence_interval",

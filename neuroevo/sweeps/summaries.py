@@ -18,10 +18,18 @@ from neuroevo.decoding.functional import activation_function, dense_from_embeddi
 from neuroevo.encoding import check_same_encoding
 from neuroevo.genomes import EmbeddingGenome
 
-__all__ = ["layer_summaries", "summary_mismatch"]
+__all__ = ["has_layer_summaries", "layer_summaries", "summary_mismatch"]
+
+
+def has_layer_summaries(genome: object) -> bool:
+    """Whether :func:`layer_summaries` applies: a dense embedding genome with ``sigma = identity``."""
+    return (isinstance(genome, EmbeddingGenome) and not genome.architecture.n_conv
+            and genome.architecture.sigma == "identity")
 
 
 def _check_dense(genome: EmbeddingGenome) -> None:
+    if has_layer_summaries(genome):
+        return
     if not isinstance(genome, EmbeddingGenome):
         raise ValueError(f"layer summaries need an embedding genome, got {type(genome).__name__}")
     arch = genome.architecture
