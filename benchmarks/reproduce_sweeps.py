@@ -405,18 +405,18 @@ def render(figures: Path, results_path: Path) -> str:
         if mismatch_path.exists():
             mismatch = json.loads(mismatch_path.read_text())
             per_layer = np.mean(mismatch["pairs"], axis=0)
-            lines += ["Layer-summary mismatch of the fits, |F_B - F_A| / |F_A| per hidden layer "
+            lines += ["Layer-summary mismatch of the embedding parents, |F_B - F_A| / |F_A| per hidden layer "
                       f"({mismatch['split']}{', mean over pairs' if part.pairs > 1 else ''}): "
                       + ", ".join(f"layer {i} {v:.2f}" for i, v in enumerate(per_layer)) + ".", ""]
         for sweep, record in records:
             where = "every layer" if sweep.layer is None else f"layer {sweep.layer}"
+            grid = (f"{sweep.points} coefficients x {sweep.repeats} repeat(s){' per pair' if part.pairs > 1 else ''} "
+                    f"({record['setup']['wall_time_s']} s)")
             if sweep.kind == "transplant-all-hidden":
-                lines += [f"**transplant of every hidden layer at once**: {sweep.points} coefficients x "
-                          f"{sweep.repeats} repeats ({record['setup']['wall_time_s']} s):", "", all_hidden_table(record),
+                lines += [f"**transplant of every hidden layer at once**: {grid}:", "", all_hidden_table(record),
                           "", f"![{name} {sweep.stem}]({relative / f'{name}-{sweep.stem}.png'})", ""]
                 continue
-            header = (f"**{sweep.kind}, {where}**: {sweep.points} coefficients x {sweep.repeats} repeat(s)"
-                      f"{' per pair' if part.pairs > 1 else ''} ({record['setup']['wall_time_s']} s)")
+            header = f"**{sweep.kind}, {where}**: {grid}"
             table = whole_network_table(record) if sweep.kind == "interpolate-all" and part.pairs > 1 else sweep_table(record)
             if sweep.kind == "interpolate-all" and part.pairs == 1:
                 table += "\n\n" + whole_network_table(record)
