@@ -55,3 +55,22 @@ def test_embedding_parents_on_different_encodings_are_rejected(parents, idx_fold
                  "--layer", "0", "--data", str(idx_folder), "-o", str(tmp_path / "sweeps")])
     assert code == 2
     assert "different input encodings" in capsys.readouterr().err
+
+
+def test_direct_equivalent_runs_the_direct_variants_on_the_embedding_parents(parents, idx_folder, tmp_path, capsys):
+    out = tmp_path / "sweeps"
+    code = main(["sweep", "transplant", "--embedding-parents", *parents[2:], "--direct-equivalent", "--layer", "0",
+                 "--variants", "direct", "embedding", "--data", str(idx_folder), "--coefficients", "0,1",
+                 "--repeats", "1", "-o", str(out)])
+    assert code == 0
+    payload = json.loads((out / "transplant-layer0.json").read_text())
+    accuracy = payload["parent_accuracy"]
+    assert accuracy["direct A"] == pytest.approx(accuracy["embedding A"], abs=1 / 60)  # the same network
+    assert {c["variant"] for c in payload["curves"]} == {"direct", "embedding"}
+
+
+def test_direct_equivalent_needs_embedding_parents_only(parents, idx_folder, tmp_path, capsys):
+    code = main(["sweep", "transplant", "--parents", *parents[:2], "--embedding-parents", *parents[2:],
+                 "--direct-equivalent", "--data", str(idx_folder), "-o", str(tmp_path / "sweeps")])
+    assert code == 2
+    assert "--direct-equivalent" in capsys.readouterr().err and not (tmp_path / "sweeps").exists()

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from neuroevo.cli.train_commands import add_data_arguments
+from neuroevo.decoding import direct_equivalent
 from neuroevo.data import load_dataset
 from neuroevo.files import load_genome
 from neuroevo.sweeps import KINDS, VARIANTS, SweepParents, SweepResult, has_layer_summaries, run_sweep, summary_mismatch
@@ -50,10 +51,14 @@ def format_summary(result: SweepResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    parents = SweepParents(
-        direct=_load_pair(args.parents, "direct"),
-        embedding=_load_pair(args.embedding_parents, "embedding"),
-    )
+    embedding = _load_pair(args.embedding_parents, "embedding")
+    direct = _load_pair(args.parents, "direct")
+    if args.direct_equivalent:
+        if embedding is None or direct is not None:
+            raise ValueError("--direct-equivalent takes the direct parents from --embedding-parents; "
+                             "give those and no --parents")
+        direct = tuple(direct_equivalent(genome) for genome in embedding)
+    parents = SweepParents(direct=direct, embedding=embedding)
     data = load_dataset(args.data, args.split, root=args.data_root, download=args.download)
     probe = None
     if parents.direct is not None and any(VARIANTS[n].needs_probe for n in (args.variants or VARIANTS)):
@@ -101,6 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--parents", nargs=2, metavar=("A", "B"), help="direct genome files (A is the target)")
     sweep.add_argument("--embedding-parents", nargs=2, metavar=("A", "B"),
                        help="embedding genome files on one shared input encoding (e.g. fits of A and B)")
+    sweep.add_argument("--direct-equivalent", action="store_true",
+                       help="run the direct variants on the embedding parents' generated weights (the same two "
+                            "networks as weight matrices), e.g. for parents trained as embedding genomes")
     sweep.add_argument("--layer", type=int, default=0, help="the layer to cross (not for the ...-all... kinds)")
     add_data_arguments(sweep, required=True)
     sweep.add_argument("--split", default="test", choices=("train", "test"), help="split the children are scored on")
