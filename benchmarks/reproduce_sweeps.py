@@ -121,6 +121,9 @@ NO_WEIGHT_MATCHING = ("direct", "direct-outgoing", "direct-aligned-activation", 
                       "embedding", "embedding-aligned")
 #: The conv sweeps (a batch-1000 conv evaluation is slow on this CPU): one direct and one aligned variant each.
 CONV_VARIANTS = ("direct", "direct-aligned-activation", "embedding", "embedding-aligned")
+#: The side studies on 784-400-400-10 (shorter training, embedding-trained parents): 11 x 5 per pair.
+SIDE_STUDY_SWEEPS = (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5))
+WHOLE_NETWORK_SWEEPS = (Sweep("transplant-all-hidden", None, 11, 5), Sweep("interpolate-all", None, 21, 1))
 PARTS: dict[str, Part] = {
     "fc2-mnist": Part(
         "MNIST 5k, FC 784-400-400-10 (the issue's aims setup), first and second hidden layer",
@@ -141,20 +144,25 @@ PARTS: dict[str, Part] = {
     "fc2-mnist-400steps": Part(
         "MNIST 5k, FC 784-400-400-10, parents trained 400 steps, first and second hidden layer",
         Recipe(MNIST, 500, "784-400-400-10", steps=400),
-        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5)),
+        SIDE_STUDY_SWEEPS,
     ),
     "fc2-mnist-100steps": Part(
         "MNIST 5k, FC 784-400-400-10, parents trained 100 steps, first and second hidden layer",
         Recipe(MNIST, 500, "784-400-400-10", steps=100),
-        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5)),
+        SIDE_STUDY_SWEEPS,
     ),
     # The aims setup with parents trained as embedding genomes (the paper's own networks) instead of
     # fitted to direct ones: same architecture, data and training recipe.
     "fc2-mnist-native": Part(
         "MNIST 5k, FC 784-400-400-10, embedding parents trained directly (no fits), 3 pairs",
         Recipe(MNIST, 500, "784-400-400-10", steps=1000, parents="embedding"),
-        (Sweep("transplant", 0, 11, 5), Sweep("transplant", 1, 11, 5), Sweep("transplant-all-hidden", None, 11, 5),
-         Sweep("interpolate-all", None, 21, 1)),
+        SIDE_STUDY_SWEEPS + WHOLE_NETWORK_SWEEPS,
+        pairs=3,
+    ),
+    "fc2-mnist-native-400steps": Part(
+        "MNIST 5k, FC 784-400-400-10, embedding parents trained directly for 400 steps (no fits), 3 pairs",
+        Recipe(MNIST, 500, "784-400-400-10", steps=400, parents="embedding"),
+        SIDE_STUDY_SWEEPS + WHOLE_NETWORK_SWEEPS,
         pairs=3,
     ),
     "wholenet-2x128": Part(
