@@ -216,9 +216,9 @@ def main(argv: list[str] | None = None) -> dict:
         "fraction_of_probe_cpu_time": (performed / median_cpu["batched"]) / (probe_flops / median_cpu["probe"]),
         "speedup_ceiling_at_probe_rate": median["loop"] * probe_rate / performed,
         "max_abs_difference": {
-            "accuracy": max(abs(float(s.accuracy[0]) - float(x)) for s, x in zip(reference, scores.accuracy)),
+            "accuracy": max(abs(s.accuracy - float(x)) for s, x in zip(reference, scores.accuracy)),
             "cross_entropy": max(
-                abs(float(s.cross_entropy[0]) - float(x)) for s, x in zip(reference, scores.cross_entropy)
+                abs(s.cross_entropy - float(x)) for s, x in zip(reference, scores.cross_entropy)
             ),
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -9,9 +10,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import operators
 from neuroevo.architecture import Architecture
 from neuroevo.evaluation import evaluate_genome, evaluate_population, stack_genomes
 from neuroevo.evaluation.budget import BucketCost, plan_evaluation
+from neuroevo.evaluation.stacking import share_first_layer_rows
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
 
 N_SAMPLES = 40
@@ -286,3 +289,45 @@ def test_cuda_matches_cpu():
         cuda = evaluate_mixed(population, data, device="cuda")
         torch.testing.assert_close(cuda.accuracy, cpu.accuracy, atol=1 / N_SAMPLES + 1e-9, rtol=0)
         torch.testing.assert_close(cuda.cross_entropy, cpu.cross_entropy, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("encoding", ["direct", "embedding"])
+def test_children_sharing_first_layer_neurons_are_scored_exactly_with_fewer_flops(encoding):
+    arch = Architecture.parse(DENSE)
+    g = generator(11)
+    if encoding == "direct":
+        a, b = DirectGenome.random(arch, generator=g), DirectGenome.random(arch, generator=g)
+    else:
+        a = EmbeddingGenome.random(arch, 8, generator=g)
+        b = EmbeddingGenome.random(arch, input_encoding=a.input_encoding, generator=g)
+    rng = random.Random(0)
+    population = [a, b]
+    for _ in range(6):  # children of transplants: every first-layer neuron is one of A's or B's
+        child_a, child_b = operators.cx_transplant(a.clone(), b.clone(), layer=0, coefficient=0.5, rng=rng)
+        population += [child_a, child_b]
+    data = dense_data()
+    shared = evaluate_population(population, data)
+    assert_matches(shared, reference(population, data))
+    # The same genomes with every first-layer record made distinct cost the full first layer.
+    distinct = [genome.clone() for genome in population]
+    for offset, genome in enumerate(distinct):
+        first = genome.layers[0]
+        genome.layers[0] = first.replace(bias=first["bias"] + 1e-3 * (offset + 1))
+    full = evaluate_population(distinct, data)
+    first = stack_genomes(population, n_samples=N_SAMPLES).dense[0]
+    k = (first.z_next if first.factored else first.matrix).shape[-1]  # pixels, or d on the projection
+    first_layer_flops = 2 * len(population) * 12 * k * N_SAMPLES
+    assert full.flops - shared.flops >= first_layer_flops // 2  # 24 distinct records of 168 neurons
+
+
+def test_sharing_is_skipped_when_the_records_are_mostly_distinct():
+    g = generator(12)
+    population = [DirectGenome.random(Architecture.parse(DENSE), generator=g) for _ in range(3)]
+    stack = stack_genomes(population, n_samples=N_SAMPLES)
+    assert share_first_layer_rows(stack) is stack
+    twins = stack_genomes([population[0], population[0].clone(), population[0].clone()], n_samples=N_SAMPLES)
+    shared = share_first_layer_rows(twins).first_rows
+    assert shared is not None and shared.rows.shape[0] == 12
+    index = shared.index.view(3, 12)
+    assert torch.equal(index[0], index[1]) and torch.equal(index[0], index[2])
+    assert sorted(index[0].tolist()) == list(range(12))

@@ -26,7 +26,13 @@ from neuroevo.evaluation.budget import (
 from neuroevo.evaluation.forward import FlopCounter, SharedInputs, stack_logits
 from neuroevo.evaluation.metrics import METRICS, PopulationScores, ScoreAccumulator, check_metrics
 from neuroevo.evaluation.single import check_fits_images, data_tensors
-from neuroevo.evaluation.stacking import GenomeStack, bucket_genomes, check_one_device, stack_genomes
+from neuroevo.evaluation.stacking import (
+    GenomeStack,
+    bucket_genomes,
+    check_one_device,
+    share_first_layer_rows,
+    stack_genomes,
+)
 from neuroevo.genomes import EmbeddingGenome, Genome
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
@@ -53,6 +59,8 @@ def evaluate_population(
     bucket's records are stacked and moved to ``device`` once per pass; the data streams through
     in chunks, and for every chunk the input projection ``x @ Z_in`` is computed once per input
     encoding. Each dense layer is applied in dense or factored form, whichever costs fewer FLOPs.
+    First-layer neurons that several genomes share (children of crossover and their parents) are
+    computed once per tile of genomes.
 
     Args:
         genomes: embedding and/or direct genomes (any mix of architectures and widths), all on
@@ -115,7 +123,8 @@ def evaluate_population(
                 stack = build(buckets[index][start:stop], device)
                 counter.total += stack.generation_flops
                 positions = torch.tensor(buckets[index][start:stop], device=device)
-                work.append((positions, [stack.select(t.start - start, t.stop - start) for t in parts]))
+                tiles_of_stack = [share_first_layer_rows(stack.select(t.start - start, t.stop - start)) for t in parts]
+                work.append((positions, tiles_of_stack))
             for first in range(0, n_samples, plan.samples_per_chunk):
                 chunk = slice(first, first + plan.samples_per_chunk)
                 inputs = SharedInputs(images[chunk].to(device), counter)

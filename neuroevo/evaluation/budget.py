@@ -17,10 +17,11 @@ passes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from neuroevo.evaluation.stacking import GenomeStack
+from neuroevo.evaluation.stacking import MAX_SHARED_FRACTION, GenomeStack
 
 FLOAT_BYTES = 4
 # Floats per class, sample and genome alive while a chunk is scored: the tiles' logits, the
@@ -67,7 +68,8 @@ class EvaluationPlan:
 def activation_bytes(stack: GenomeStack) -> int:
     """Estimated peak live activation bytes per genome and sample of :func:`stack_logits`.
 
-    Dense layers: input and output (plus ``d`` for the factored intermediate). Conv layers: input,
+    Dense layers: input and output (plus ``d`` for the factored intermediate; the first layer also
+    reserves the distinct activations of shared rows, at most half its width). Conv layers: input,
     pointwise and depthwise outputs at full resolution.
     """
     arch = stack.architecture
@@ -79,12 +81,13 @@ def activation_bytes(stack: GenomeStack) -> int:
             c_in, height, width = c_out, height // arch.pool, width // arch.pool
     for index, layer in enumerate(stack.dense):
         n = layer.bias.shape[1]
+        shared_rows = math.ceil(MAX_SHARED_FRACTION * n) if index == 0 and not arch.n_conv else 0
         if layer.factored:
             m = 0 if layer.z_prev is None else layer.z_prev.shape[1]  # None: reads the shared projection
-            peak = max(peak, m + layer.z_next.shape[-1] + n)
+            peak = max(peak, m + layer.z_next.shape[-1] + n + shared_rows)
         else:
             reads_pixels = index == 0 and not arch.n_conv  # counted in the shared bytes
-            peak = max(peak, (0 if reads_pixels else layer.matrix.shape[-1]) + n)
+            peak = max(peak, (0 if reads_pixels else layer.matrix.shape[-1]) + n + shared_rows)
     return peak * FLOAT_BYTES
 
 

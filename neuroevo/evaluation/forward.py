@@ -91,7 +91,8 @@ def stack_logits(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter)
 
 
 def _first_dense_layer(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter) -> Tensor:
-    """``[g * n, k] @ [k, s]`` on the shared input, as ``[g, n, s]``."""
+    """``[g * n, k] @ [k, s]`` on the shared input, as ``[g, n, s]``; with shared rows, only the
+    ``U`` distinct records are multiplied (``[U, k] @ [k, s]``) and then gathered."""
     layer = stack.dense[0]
     g, n = layer.bias.shape
     if layer.factored:
@@ -100,6 +101,11 @@ def _first_dense_layer(stack: GenomeStack, inputs: SharedInputs, counter: FlopCo
     else:
         rows = layer.matrix.reshape(g * n, -1)
         shared = inputs.flat.T
+    distinct = stack.first_rows
+    if distinct is not None:
+        counter.add_matmul(1, distinct.rows.shape[0], rows.shape[1], inputs.n_samples)
+        h = torch.addmm(distinct.bias.unsqueeze(1), distinct.rows, shared)
+        return h.index_select(0, distinct.index).view(g, n, inputs.n_samples)
     counter.add_matmul(1, g * n, rows.shape[1], inputs.n_samples)
     return torch.addmm(layer.bias.reshape(g * n, 1), rows, shared).view(g, n, inputs.n_samples)
 

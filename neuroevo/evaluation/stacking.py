@@ -69,6 +69,31 @@ class ConvOperands:
 
 
 @dataclass(frozen=True)
+class SharedRows:
+    """The distinct first-layer records of a stack of dense genomes.
+
+    Children of crossover share their parents' neurons, and a first-layer neuron computes the same
+    activations in every genome it appears in (all genomes read the same input), so the first layer
+    is computed once per distinct record and gathered.
+
+    Attributes:
+        rows: ``[U, k]`` distinct incoming rows (pixels, or the shared projection's ``d``).
+        bias: ``[U]`` their biases.
+        index: ``[g * n]`` the distinct record of each neuron of the stack (genome major).
+    """
+
+    rows: Tensor
+    bias: Tensor
+    index: Tensor
+
+
+#: Share first-layer records only when they number at most this fraction of the stack's neurons
+#: (the gather then costs little, and the distinct activations at most half a layer of memory,
+#: which :func:`~neuroevo.evaluation.budget.activation_bytes` reserves).
+MAX_SHARED_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
 class GenomeStack:
     """The batched operands of ``g`` genomes of one bucket, on one device.
 
@@ -81,6 +106,8 @@ class GenomeStack:
             input projection ``x @ Z_in``, else ``None``.
         encoding_id: identity of that input encoding (the key of the shared projection).
         generation_flops: FLOPs spent generating weights while stacking.
+        first_rows: the distinct records of the first dense layer, when the genomes share enough
+            of them (:func:`share_first_layer_rows`); ``None``: every neuron is computed.
     """
 
     architecture: Architecture
@@ -90,6 +117,7 @@ class GenomeStack:
     input_embeddings: Tensor | None = None
     encoding_id: str | None = None
     generation_flops: int = 0
+    first_rows: SharedRows | None = None
 
     @property
     def n_genomes(self) -> int:
@@ -104,14 +132,36 @@ class GenomeStack:
         return sum(t.numel() * t.element_size() for t in tensors)
 
     def select(self, start: int, stop: int) -> "GenomeStack":
-        """The stack of genomes ``start:stop`` (views, no copies)."""
+        """The stack of genomes ``start:stop`` (views, no copies; shared first-layer rows are dropped)."""
 
         def cut(layer):
             return replace(layer, **{f.name: _slice(getattr(layer, f.name), start, stop) for f in fields(layer)})
 
         return replace(
-            self, conv=tuple(cut(layer) for layer in self.conv), dense=tuple(cut(layer) for layer in self.dense)
+            self, conv=tuple(cut(layer) for layer in self.conv), dense=tuple(cut(layer) for layer in self.dense),
+            first_rows=None,
         )
+
+
+def share_first_layer_rows(stack: GenomeStack) -> GenomeStack:
+    """``stack`` with :class:`SharedRows` for its first dense layer when at most
+    :data:`MAX_SHARED_FRACTION` of that layer's neurons are distinct records (exact equality of
+    incoming row and bias); otherwise, and for conv networks, ``stack`` itself.
+
+    Costs one ``torch.unique`` over the layer's records (about one product of the layer with a few
+    hundred samples), paid once per stack and reused for every data chunk.
+    """
+    if stack.architecture.n_conv:
+        return stack
+    layer = stack.dense[0]
+    g, n = layer.bias.shape
+    rows = (layer.z_next if layer.factored else layer.matrix).reshape(g * n, -1)
+    records = torch.cat([rows, layer.bias.reshape(g * n, 1)], dim=1)
+    distinct, index = torch.unique(records, dim=0, return_inverse=True)
+    if distinct.shape[0] > MAX_SHARED_FRACTION * g * n:
+        return stack
+    shared = SharedRows(distinct[:, :-1].contiguous(), distinct[:, -1].contiguous(), index)
+    return replace(stack, first_rows=shared)
 
 
 def _tensors(layer: DenseOperands | ConvOperands) -> list[Tensor]:
