@@ -1,22 +1,14 @@
 """Smoke tests of benchmarks/reproduce_sweeps.py's functions on tiny synthetic parents (no data files)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from neuroevo import DirectGenome, EmbeddingGenome, decode
 from neuroevo.sweeps import SweepParents, run_sweep
-from tests.conftest import small_dense, synthetic_dataset
+from tests.conftest import load_benchmark, small_dense, synthetic_dataset
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_sweeps.py"
-_spec = importlib.util.spec_from_file_location("reproduce_sweeps", _PATH)
-reproduce = importlib.util.module_from_spec(_spec)
-sys.modules["reproduce_sweeps"] = reproduce  # dataclasses look their module up
-_spec.loader.exec_module(reproduce)
+reproduce = load_benchmark("reproduce_sweeps")
 
 VARIANTS = ["direct", "direct-outgoing", "direct-aligned-weights", "embedding", "embedding-aligned"]
 
