@@ -1,7 +1,6 @@
 import random
 
 import pytest
-import torch
 from deap import algorithms, base, tools
 
 import operators
