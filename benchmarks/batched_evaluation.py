@@ -4,6 +4,8 @@
         [--device cpu|cuda] [--repeats 5] --output benchmarks/results/batched_evaluation.json
 
 Scores ``--population`` random embedding genomes (``--arch``, ``--d``; one shared input encoding)
+(or, with ``--offspring-of K``, the children of first-hidden-layer transplant crossovers among ``K``
+random parents, no mutation: a crossover generation, whose genomes share their parents' neurons)
 on the 10k MNIST test images: with :func:`evaluate_genome` for each genome in turn (decode, forward
 in chunks of ``REFERENCE_BATCH_SIZE``: the loop), the same loop with the whole data set in one
 forward call (what a first attempt does), and with :func:`evaluate_population` (batched). Each
@@ -31,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -39,6 +42,7 @@ from typing import Callable
 
 import torch
 
+import operators
 from neuroevo.architecture import Architecture
 from neuroevo.decoding import factored_is_cheaper
 from neuroevo.evaluation import evaluate_genome, evaluate_population
@@ -58,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--probe-size", type=int, default=2048, help="side of the square GEMM peak probe")
     parser.add_argument("--batch-size", type=int, default=None, help="batched evaluator chunk (default: its own)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    parser.add_argument("--offspring-of", type=int, default=None, metavar="K",
+                        help="score children of transplant crossovers among K random parents instead of "
+                             "unrelated random genomes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, help="write the figures as JSON here")
     return parser.parse_args(argv)
@@ -72,6 +79,27 @@ def load_data(folder: str | None) -> tuple[torch.Tensor, torch.Tensor, str]:
 
     dataset = load_dataset(folder, "test")
     return dataset.images, dataset.labels, f"{dataset.name} {dataset.split} ({len(dataset)} images)"
+
+
+def make_population(arch: Architecture, d: int, size: int, offspring_of: int | None, seed: int) -> list:
+    """``size`` random embedding genomes on one input encoding, or (``offspring_of = K``) ``size``
+    children of transplant crossovers (first hidden layer, coefficient 0.5) between random pairs of
+    ``K`` random parents."""
+    if offspring_of is not None and offspring_of < 2:
+        sys.exit("--offspring-of needs at least 2 parents")
+    generator = torch.Generator().manual_seed(seed)
+    first = EmbeddingGenome.random(arch, d, generator=generator)
+    n_random = size if offspring_of is None else offspring_of
+    genomes = [first] + [EmbeddingGenome.random(arch, input_encoding=first.input_encoding, generator=generator)
+                         for _ in range(n_random - 1)]
+    if offspring_of is None:
+        return genomes
+    rng = random.Random(seed)
+    children = []
+    while len(children) < size:
+        a, b = rng.sample(genomes, 2)
+        children.extend(operators.cx_transplant(a.clone(), b.clone(), layer=0, coefficient=0.5, rng=rng))
+    return children[:size]
 
 
 def timed(fn: Callable[[], object], device: torch.device) -> tuple[float, float]:
@@ -123,7 +151,8 @@ def report(r: dict) -> None:
     spread = {name: f"{min(t):.3f}..{max(t):.3f}" for name, t in wall.items()}
     load = r["load_average_1min"]
     environment = "".join(f", {k}={v}" for k, v in r["environment"].items())
-    print(f"\n{r['population']} x {r['architecture']} (d={r['d']}) on {r['data']}, {r['device']}, {r['threads']} "
+    print(f"\n{r['population']} x {r['architecture']} (d={r['d']}; {r['population_kind']}) on {r['data']}, "
+          f"{r['device']}, {r['threads']} "
           f"threads{environment}; medians of {r['repeats']} repeats (min..max); load average "
           f"{load['before']:.1f} -> {load['after']:.1f} on {load['cpus']} CPUs")
     print(f"loop (evaluate_genome each, chunks of {r['reference_batch_size']}): {median['loop']:.3f} s "
@@ -156,12 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
     images, labels, data_name = load_data(args.data)
     data = (images.to(device), labels.to(device))
     n_samples = len(labels)
-    generator = torch.Generator().manual_seed(args.seed)
-    first = EmbeddingGenome.random(arch, args.d, generator=generator)
-    population = [first] + [
-        EmbeddingGenome.random(arch, input_encoding=first.input_encoding, generator=generator)
-        for _ in range(args.population - 1)
-    ]
+    population = make_population(arch, args.d, args.population, args.offspring_of, args.seed)
     a = torch.randn(args.probe_size, args.probe_size, device=device)
     b = torch.randn(args.probe_size, args.probe_size, device=device)
     load_before = os.getloadavg()[0]
@@ -193,6 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "data": data_name,
         "population": args.population,
+        "population_kind": ("unrelated random genomes" if args.offspring_of is None
+                            else f"children of transplant crossovers among {args.offspring_of} random parents"),
         "architecture": arch.spec,
         "d": args.d,
         "repeats": args.repeats,
