@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from neuroevo import Architecture, DirectGenome, EmbeddingGenome, decode, direct_equivalent
+from neuroevo import Architecture, DirectGenome, EmbeddingGenome, NeuronSet, decode, direct_equivalent
 from neuroevo.decoding import dense_from_embeddings, factored_is_cheaper, generate_weight
 from tests.conftest import small_conv, small_dense
 
@@ -113,8 +113,8 @@ def test_outputs_do_not_depend_on_batch_composition(junction):
 @pytest.mark.parametrize(
     "arch",
     [small_dense(), Architecture.parse("16-12-8-3", sigma="tanh"), small_conv("position"), small_conv("free"),
-     small_conv("gap")],
-    ids=["dense", "dense-tanh", "conv-position", "conv-free", "conv-gap"],
+     small_conv("gap"), small_conv("position", conv_style="standard")],
+    ids=["dense", "dense-tanh", "conv-position", "conv-free", "conv-gap", "conv-style-standard"],
 )
 def test_direct_equivalent_computes_the_same_function_and_shares_no_storage(arch):
     genome = EmbeddingGenome.random(arch, 5, generator=torch.Generator().manual_seed(0))
@@ -132,3 +132,10 @@ def test_direct_equivalent_computes_the_same_function_and_shares_no_storage(arch
 def test_direct_equivalent_needs_an_embedding_genome():
     with pytest.raises(ValueError, match="embedding genome"):
         direct_equivalent(DirectGenome.random(small_dense()))
+
+
+def test_direct_equivalent_keeps_the_genome_dtype():
+    genome = EmbeddingGenome.random(small_dense(), 5, generator=torch.Generator().manual_seed(0))
+    genome.layers = [NeuronSet(**{name: t.double() for name, t in layer.items()}) for layer in genome.layers]
+    direct = direct_equivalent(genome)
+    assert all(layer["weight"].dtype == torch.float64 for layer in direct.layers)

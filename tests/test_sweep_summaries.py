@@ -53,6 +53,8 @@ def test_bad_input_is_named():
         layer_summaries(EmbeddingGenome.random(small_conv(), 4), torch.randn(2, 1, 8, 8))
     with pytest.raises(ValueError, match="sigma"):
         layer_summaries(EmbeddingGenome.random(Architecture.parse("16-12-8-3", sigma="tanh"), 4), _images())
+    with pytest.raises(ValueError, match="embedding genome"):
+        summary_mismatch(DirectGenome.random(small_dense()), DirectGenome.random(small_dense()), _images())
     with pytest.raises(ValueError, match="different input encodings"):
         summary_mismatch(a, EmbeddingGenome.random(small_dense(), 6), _images())
     deeper = EmbeddingGenome.random(Architecture.parse("16-12-8-8-3"), input_encoding=a.input_encoding)

@@ -16,8 +16,9 @@ def direct_equivalent(genome: EmbeddingGenome) -> DirectGenome:
 
     Every layer's records become ``weight = sigma(Z_prev Z^T)^T`` rows (``[n, fan_in]``; at the
     conv-to-dense junction ``Z_prev`` are the junction embeddings), with the biases and depthwise
-    kernels copied. The hidden neuron order is kept, so neuron ``i`` of the result is neuron ``i``
-    of ``genome``.
+    kernels copied (conv layers become separable direct conv layers, as embedding conv layers
+    are). The hidden neuron order is kept, so neuron ``i`` of the result is neuron ``i`` of
+    ``genome``. The result lives on the genome's device, in its dtype.
 
     Args:
         genome: an embedding genome (not modified).
@@ -31,17 +32,21 @@ def direct_equivalent(genome: EmbeddingGenome) -> DirectGenome:
     if not isinstance(genome, EmbeddingGenome):
         raise ValueError(f"direct_equivalent needs an embedding genome, got {type(genome).__name__}")
     arch = genome.architecture
-    z_prev = genome.input_encoding.inputs
+    first = genome.layers[0]["embeddings"]
+    z_prev = genome.input_encoding.inputs.to(first.device, first.dtype)
+    positions = genome.input_encoding.positions
     layers = []
     for index, layer in enumerate(genome.layers):
         if arch.n_conv and index == arch.n_conv:
             last = genome.layers[index - 1]
             features = last["features"] if "features" in last else None
-            z_prev = junction_embeddings(z_prev, arch, genome.input_encoding.positions, features)
+            positions = None if positions is None else positions.to(first.device, first.dtype)
+            z_prev = junction_embeddings(z_prev, arch, positions, features)
         records = {"weight": generate_weight(z_prev, layer["embeddings"], arch.sigma).T.contiguous(),
                    "bias": layer["bias"].clone()}
         if "kernels" in layer:
             records["kernels"] = layer["kernels"].clone()
         layers.append(NeuronSet(**records))
         z_prev = layer["embeddings"]
-    return DirectGenome(arch, layers)
+    # Embedding conv layers are always separable (a pointwise weight and a depthwise kernel).
+    return DirectGenome(arch.with_options(conv_style="separable") if arch.n_conv else arch, layers)

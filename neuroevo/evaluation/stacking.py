@@ -125,11 +125,19 @@ class GenomeStack:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the stacked operands (the shared input embeddings included)."""
+        """Bytes held by the stacked operands (the shared input embeddings included), plus, for a
+        dense network, room for :class:`SharedRows` (at most :data:`MAX_SHARED_FRACTION` of the first
+        layer's records, and one int64 index per first-layer neuron)."""
         tensors = [t for layer in self.conv + self.dense for t in _tensors(layer)]
         if self.input_embeddings is not None:
             tensors.append(self.input_embeddings)
-        return sum(t.numel() * t.element_size() for t in tensors)
+        total = sum(t.numel() * t.element_size() for t in tensors)
+        if not self.architecture.n_conv:
+            first = self.dense[0]
+            records = first.z_next if first.factored else first.matrix
+            total += int(MAX_SHARED_FRACTION * (records.numel() + first.bias.numel())) * records.element_size()
+            total += first.bias.numel() * 8
+        return total
 
     def select(self, start: int, stop: int) -> "GenomeStack":
         """The stack of genomes ``start:stop`` (views, no copies; shared first-layer rows are dropped)."""
@@ -149,7 +157,9 @@ def share_first_layer_rows(stack: GenomeStack) -> GenomeStack:
     incoming row and bias); otherwise, and for conv networks, ``stack`` itself.
 
     Costs one ``torch.unique`` over the layer's records (about one product of the layer with a few
-    hundred samples), paid once per stack and reused for every data chunk.
+    hundred samples), paid once per stack and reused for every data chunk. It briefly holds a copy
+    of the stack's first-layer records (and the sort's buffers) beyond the memory budget's estimate,
+    before any activation of the pass exists.
     """
     if stack.architecture.n_conv:
         return stack

@@ -56,8 +56,9 @@ def layer_summaries(genome: EmbeddingGenome, images: Tensor) -> list[Tensor]:
     _check_dense(genome)
     arch = genome.architecture
     activate = activation_function(arch.activation)
-    h = prepare_input(images, arch).to(torch.float32)
-    z_prev = genome.input_encoding.inputs
+    first = genome.layers[0]["embeddings"]
+    h = prepare_input(images, arch).to(first.device, first.dtype)
+    z_prev = genome.input_encoding.inputs.to(first.device, first.dtype)
     summaries = []
     for index in arch.hidden_layers:
         layer = genome.layers[index]
@@ -78,6 +79,8 @@ def summary_mismatch(target: EmbeddingGenome, donor: EmbeddingGenome, images: Te
     Raises:
         ValueError: as :func:`layer_summaries`; different input encodings or depths.
     """
+    _check_dense(target)
+    _check_dense(donor)
     check_same_encoding(target.input_encoding, donor.input_encoding, "the two genomes")
     if target.architecture.n_layers != donor.architecture.n_layers:
         raise ValueError(
