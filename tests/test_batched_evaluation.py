@@ -14,6 +14,7 @@ import operators
 from neuroevo.architecture import Architecture
 from neuroevo.evaluation import evaluate_genome, evaluate_population, stack_genomes
 from neuroevo.evaluation.budget import BucketCost, plan_evaluation
+from neuroevo.evaluation.forward import FlopCounter, SharedInputs, stack_logits
 from neuroevo.evaluation.stacking import share_first_layer_rows
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
 
@@ -320,14 +321,34 @@ def test_children_sharing_first_layer_neurons_are_scored_exactly_with_fewer_flop
     assert full.flops - shared.flops >= first_layer_flops // 2  # 24 distinct records of 168 neurons
 
 
-def test_sharing_is_skipped_when_the_records_are_mostly_distinct():
+def test_first_layer_sharing_across_tiles_within_tiles_or_not_at_all():
     g = generator(12)
-    population = [DirectGenome.random(Architecture.parse(DENSE), generator=g) for _ in range(3)]
-    stack = stack_genomes(population, n_samples=N_SAMPLES)
-    assert share_first_layer_rows(stack) is stack
-    twins = stack_genomes([population[0], population[0].clone(), population[0].clone()], n_samples=N_SAMPLES)
-    shared = share_first_layer_rows(twins).first_rows
-    assert shared is not None and shared.rows.shape[0] == 12
-    index = shared.index.view(3, 12)
-    assert torch.equal(index[0], index[1]) and torch.equal(index[0], index[2])
-    assert sorted(index[0].tolist()) == list(range(12))
+    arch = Architecture.parse(DENSE)
+    population = [DirectGenome.random(arch, generator=g) for _ in range(3)]
+    assert all(t.first_rows is None for t in share_first_layer_rows(stack_genomes(population, n_samples=8), [(0, 3)]))
+    one = population[0]
+    twins = stack_genomes([one] + [one.clone() for _ in range(3)], n_samples=8)
+    across = share_first_layer_rows(twins, [(0, 2), (2, 4)])  # 12 distinct records, tiles of 24 neurons
+    assert all(t.first_rows.across_tiles and t.first_rows.rows is across[0].first_rows.rows for t in across)
+    index = torch.cat([t.first_rows.index for t in across]).view(4, 12)
+    assert all(torch.equal(index[0], row) for row in index) and sorted(index[0].tolist()) == list(range(12))
+    mixed = stack_genomes([one, one.clone(), one.clone(), population[1]], n_samples=8)
+    within = share_first_layer_rows(mixed, [(0, 3), (3, 4)])  # only the first tile repeats records
+    assert within[0].first_rows is not None and not within[0].first_rows.across_tiles
+    assert within[1].first_rows is None
+
+
+def test_tiles_sharing_distinct_records_compute_them_once_per_chunk():
+    arch = Architecture.parse(DENSE)
+    one = DirectGenome.random(arch, generator=generator(13))
+    stack = stack_genomes([one] + [one.clone() for _ in range(7)], n_samples=N_SAMPLES)
+    images = dense_data()[0]
+    plain_counter, shared_counter = FlopCounter(), FlopCounter()
+    plain_inputs, shared_inputs = SharedInputs(images, plain_counter), SharedInputs(images, shared_counter)
+    bounds = [(0, 4), (4, 8)]
+    plain = [stack_logits(stack.select(*b), plain_inputs, plain_counter) for b in bounds]
+    shared = [stack_logits(tile, shared_inputs, shared_counter) for tile in share_first_layer_rows(stack, bounds)]
+    for a, b in zip(plain, shared):
+        torch.testing.assert_close(a, b)
+    first_layer = 2 * 12 * 16 * N_SAMPLES  # one genome's first layer
+    assert plain_counter.total - shared_counter.total == 7 * first_layer  # 12 distinct records, computed once

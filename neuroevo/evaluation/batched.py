@@ -60,7 +60,7 @@ def evaluate_population(
     in chunks, and for every chunk the input projection ``x @ Z_in`` is computed once per input
     encoding. Each dense layer is applied in dense or factored form, whichever costs fewer FLOPs.
     First-layer neurons that several genomes share (children of crossover and their parents) are
-    computed once per tile of genomes.
+    computed once per data chunk (or once per tile of genomes, when few repeat).
 
     Args:
         genomes: embedding and/or direct genomes (any mix of architectures and widths), all on
@@ -123,8 +123,8 @@ def evaluate_population(
                 stack = build(buckets[index][start:stop], device)
                 counter.total += stack.generation_flops
                 positions = torch.tensor(buckets[index][start:stop], device=device)
-                tiles_of_stack = [share_first_layer_rows(stack.select(t.start - start, t.stop - start)) for t in parts]
-                work.append((positions, tiles_of_stack))
+                bounds = [(t.start - start, t.stop - start) for t in parts]
+                work.append((positions, share_first_layer_rows(stack, bounds)))
             for first in range(0, n_samples, plan.samples_per_chunk):
                 chunk = slice(first, first + plan.samples_per_chunk)
                 inputs = SharedInputs(images[chunk].to(device), counter)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from neuroevo.architecture import Architecture
 from neuroevo.decoding.functional import activation_function, finish_conv_layer, junction_inputs
-from neuroevo.evaluation.stacking import ConvOperands, DenseOperands, GenomeStack
+from neuroevo.evaluation.stacking import ConvOperands, DenseOperands, GenomeStack, SharedRows
 
 _IN_PLACE_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu_, "tanh": torch.tanh_}
 
@@ -48,10 +48,24 @@ class SharedInputs:
         self.flat = images.reshape(images.shape[0], -1)
         self._counter = counter
         self._projections: dict[str, Tensor] = {}
+        self._distinct: dict[int, Tensor] = {}
 
     @property
     def n_samples(self) -> int:
         return self.images.shape[0]
+
+    def distinct_first_layer(self, distinct: SharedRows, operand: Tensor) -> Tensor:
+        """``[U, s]`` pre-activations of the distinct first-layer records on ``operand`` (``[k, s]``:
+        the pixels or the shared projection); computed once per chunk when they serve several
+        tiles (``distinct.across_tiles``)."""
+        key = id(distinct.rows)
+        if key in self._distinct:
+            return self._distinct[key]
+        self._counter.add_matmul(1, distinct.rows.shape[0], distinct.rows.shape[1], self.n_samples)
+        h = torch.addmm(distinct.bias.unsqueeze(1), distinct.rows, operand)
+        if distinct.across_tiles:
+            self._distinct[key] = h
+        return h
 
     def projection(self, encoding_id: str, input_embeddings: Tensor) -> Tensor:
         """``(x @ Z_in)^T``, ``[d, s]``: computed once per chunk and input encoding."""
@@ -103,8 +117,7 @@ def _first_dense_layer(stack: GenomeStack, inputs: SharedInputs, counter: FlopCo
         shared = inputs.flat.T
     distinct = stack.first_rows
     if distinct is not None:
-        counter.add_matmul(1, distinct.rows.shape[0], rows.shape[1], inputs.n_samples)
-        h = torch.addmm(distinct.bias.unsqueeze(1), distinct.rows, shared)
+        h = inputs.distinct_first_layer(distinct, shared)
         return h.index_select(0, distinct.index).view(g, n, inputs.n_samples)
     counter.add_matmul(1, g * n, rows.shape[1], inputs.n_samples)
     return torch.addmm(layer.bias.reshape(g * n, 1), rows, shared).view(g, n, inputs.n_samples)

@@ -80,11 +80,15 @@ class SharedRows:
         rows: ``[U, k]`` distinct incoming rows (pixels, or the shared projection's ``d``).
         bias: ``[U]`` their biases.
         index: ``[g * n]`` the distinct record of each neuron of the stack (genome major).
+        across_tiles: the distinct records serve several tiles of one stack, so their activations
+            are computed once per data chunk and reused by every tile (see
+            :class:`~neuroevo.evaluation.forward.SharedInputs`).
     """
 
     rows: Tensor
     bias: Tensor
     index: Tensor
+    across_tiles: bool = False
 
 
 #: Share first-layer records only when they number at most this fraction of the stack's neurons
@@ -151,27 +155,50 @@ class GenomeStack:
         )
 
 
-def share_first_layer_rows(stack: GenomeStack) -> GenomeStack:
-    """``stack`` with :class:`SharedRows` for its first dense layer when at most
-    :data:`MAX_SHARED_FRACTION` of that layer's neurons are distinct records (exact equality of
-    incoming row and bias); otherwise, and for conv networks, ``stack`` itself.
+def share_first_layer_rows(stack: GenomeStack, bounds: Sequence[tuple[int, int]]) -> list[GenomeStack]:
+    """The tiles ``stack.select(start, stop)`` for each ``(start, stop)`` of ``bounds``, with
+    :class:`SharedRows` for the first dense layer where its records repeat (exact equality of
+    incoming row and bias).
 
-    Costs one ``torch.unique`` over the layer's records (about one product of the layer with a few
-    hundred samples), paid once per stack and reused for every data chunk. It briefly holds a copy
-    of the stack's first-layer records (and the sort's buffers) beyond the memory budget's estimate,
-    before any activation of the pass exists.
+    The distinct records of the whole stack are found once. When they number at most
+    :data:`MAX_SHARED_FRACTION` of the *smallest tile's* neurons, every tile shares them (their
+    activations are computed once per data chunk, which then costs no more memory than one tile's
+    reservation); otherwise each tile whose own records are at most that fraction distinct shares
+    them within itself. Populations without repeats (at most that fraction of the whole stack's
+    neurons repeat) pay only the first search, about one product of the layer with a few hundred
+    samples. Conv networks are returned unshared.
+
+    The search briefly holds a copy of the records (and the sort's buffers) beyond the memory
+    budget's estimate, before any activation of the pass exists.
     """
+    tiles = [stack.select(start, stop) for start, stop in bounds]
     if stack.architecture.n_conv:
-        return stack
+        return tiles
+    n = stack.dense[0].bias.shape[1]
+    rows, bias, index = _distinct_first_layer(stack)
+    if rows.shape[0] > MAX_SHARED_FRACTION * stack.n_genomes * n:
+        return tiles
+    if rows.shape[0] <= MAX_SHARED_FRACTION * min(stop - start for start, stop in bounds) * n:
+        return [replace(tile, first_rows=SharedRows(rows, bias, index[start * n:stop * n], across_tiles=True))
+                for tile, (start, stop) in zip(tiles, bounds)]
+    shared_tiles = []
+    for tile in tiles:
+        rows, bias, index = _distinct_first_layer(tile)
+        if rows.shape[0] <= MAX_SHARED_FRACTION * tile.n_genomes * n:
+            tile = replace(tile, first_rows=SharedRows(rows, bias, index))
+        shared_tiles.append(tile)
+    return shared_tiles
+
+
+def _distinct_first_layer(stack: GenomeStack) -> tuple[Tensor, Tensor, Tensor]:
+    """The distinct first-layer records of ``stack``: rows ``[U, k]``, biases ``[U]``, and the
+    record of each neuron ``[g * n]`` (genome major)."""
     layer = stack.dense[0]
     g, n = layer.bias.shape
     rows = (layer.z_next if layer.factored else layer.matrix).reshape(g * n, -1)
     records = torch.cat([rows, layer.bias.reshape(g * n, 1)], dim=1)
     distinct, index = torch.unique(records, dim=0, return_inverse=True)
-    if distinct.shape[0] > MAX_SHARED_FRACTION * g * n:
-        return stack
-    shared = SharedRows(distinct[:, :-1].contiguous(), distinct[:, -1].contiguous(), index)
-    return replace(stack, first_rows=shared)
+    return distinct[:, :-1].contiguous(), distinct[:, -1].contiguous(), index
 
 
 def _tensors(layer: DenseOperands | ConvOperands) -> list[Tensor]:
