@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from neuroevo.architecture import Architecture
+from neuroevo.cli.sweep_commands import SUMMARY_IMAGES
 from neuroevo.data import Dataset, load_dataset, train_holdout_split
 from neuroevo.decoding import direct_equivalent
 from neuroevo.files import atomic_write, load_genome, save_genome
@@ -324,10 +325,10 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> 
         log(f"{name}: {sweep.stem} done in {time.perf_counter() - started:.0f} s")
 
 
-def write_summary_mismatch(path: Path, pairs: list[SweepParents], test: Dataset, n_images: int = 2000) -> None:
-    """``|F_l^B - F_l^A| / |F_l^A|`` per hidden layer of each pair's fits (:func:`summary_mismatch`),
-    on the first ``n_images`` test images, as JSON."""
-    images = test.images[:n_images]
+def write_summary_mismatch(path: Path, pairs: list[SweepParents], test: Dataset) -> None:
+    """``|F_l^B - F_l^A| / |F_l^A|`` per hidden layer of each pair's embedding parents
+    (:func:`summary_mismatch`), on the first test images (as many as ``neuroevo sweep`` uses), as JSON."""
+    images = test.images[:SUMMARY_IMAGES]
     record = {"split": f"{test.name} {test.split}, first {len(images)} images",
               "pairs": [summary_mismatch(*p.embedding, images) for p in pairs]}
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))

@@ -182,10 +182,11 @@ def share_first_layer_rows(stack: GenomeStack, bounds: Sequence[tuple[int, int]]
         return [replace(tile, first_rows=SharedRows(rows, bias, index[start * n:stop * n], across_tiles=True))
                 for tile, (start, stop) in zip(tiles, bounds)]
     shared_tiles = []
-    for tile in tiles:
-        rows, bias, index = _distinct_first_layer(tile)
-        if rows.shape[0] <= MAX_SHARED_FRACTION * tile.n_genomes * n:
-            tile = replace(tile, first_rows=SharedRows(rows, bias, index))
+    for tile, (start, stop) in zip(tiles, bounds):
+        # The tile's distinct records are those its slice of the stack's index uses.
+        used, local = torch.unique(index[start * n:stop * n], return_inverse=True)
+        if used.numel() <= MAX_SHARED_FRACTION * tile.n_genomes * n:
+            tile = replace(tile, first_rows=SharedRows(rows[used], bias[used], local))
         shared_tiles.append(tile)
     return shared_tiles
 
