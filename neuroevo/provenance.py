@@ -1,0 +1,80 @@
+"""Provenance of measured results: the commit a figure was measured on, and whether it is stale.
+
+Every result file the project writes (sweeps, benchmarks, evolution comparisons) carries
+:func:`provenance`'s record, so a reader can tell which code produced a number and a reproduction
+script can tell when the code has changed since (:func:`changed_since`).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+#: The folders whose code produces measured results: a change under any of them makes a result stale.
+MEASURED_CODE = ("neuroevo", "operators", "populations")
+
+_REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def _git(*args: str) -> str | None:
+    """Output of ``git args`` in the repository holding this package (``None`` outside a git clone)."""
+    try:
+        done = subprocess.run(["git", *args], cwd=_REPOSITORY, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def current_commit() -> tuple[str | None, bool]:
+    """``(commit, dirty)``: the checked-out commit (``None`` outside a git clone) and whether the
+    measured code (:data:`MEASURED_CODE`) has uncommitted changes."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        return None, False
+    status = _git("status", "--porcelain", "--", *MEASURED_CODE)
+    return commit, bool(status)
+
+
+def provenance(*, command: str | None = None, dataset: str | None = None, split: str | None = None) -> dict:
+    """The provenance record a result file stores.
+
+    Args:
+        command: the command line that reproduces the result (default: this process's ``argv``).
+        dataset: the data set the figures were measured on (e.g. ``"mnist-small"``).
+        split: which split(s), in words (e.g. ``"test (10,000 images)"``).
+
+    Returns:
+        ``{"commit", "dirty", "command", "dataset", "split", "measured_at"}``; ``commit`` is ``None``
+        outside a git clone, ``dirty`` tells whether the measured code had uncommitted changes.
+    """
+    commit, dirty = current_commit()
+    return {
+        "commit": commit,
+        "dirty": dirty,
+        "command": command if command is not None else shlex.join(["python", *sys.argv]),
+        "dataset": dataset,
+        "split": split,
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def changed_since(commit: str | None, paths: tuple[str, ...] = MEASURED_CODE) -> list[str]:
+    """Files under ``paths`` that differ between ``commit`` and the working tree.
+
+    Args:
+        commit: the commit a result was measured on; ``None`` (unknown) counts as changed.
+        paths: the code that produced the result.
+
+    Returns:
+        The changed files (empty: the result is current). ``["<unknown commit>"]`` when ``commit`` is
+        ``None`` or not in this clone's history; ``[]`` outside a git clone (nothing to compare).
+    """
+    if _git("rev-parse", "HEAD") is None:
+        return []
+    if commit is None or _git("cat-file", "-e", f"{commit}^{{commit}}") is None:
+        return ["<unknown commit>"]
+    out = _git("diff", "--name-only", commit, "--", *paths)
+    return out.splitlines() if out else []
