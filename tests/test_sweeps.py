@@ -12,6 +12,8 @@ from neuroevo.sweeps import (
     mean_confidence_interval,
     run_sweep,
 )
+from neuroevo.evaluation import evaluate_population
+from neuroevo.sweeps.variants import TRANSPLANT_ONLY, VARIANTS
 from tests.conftest import small_conv, small_dense, synthetic_dataset
 
 
@@ -124,3 +126,34 @@ def test_summary_of_a_single_coefficient_curve_has_no_auc():
     curve = VariantCurve("direct", np.array([1.0]), np.array([[0.5], [0.7]]), np.ones((2, 1)), target_accuracy=0.8)
     row = SweepResult("transplant", 0, "synthetic", {}, [curve]).summary()[0]
     assert np.isnan(row["retention_auc"]) and row["retention_at_1.0"] == pytest.approx(0.75)
+
+
+ALIGNED_VARIANTS = [name for name, v in VARIANTS.items() if v.align is not None]
+
+
+@pytest.mark.parametrize("kind, layer", [("transplant", 0), ("transplant", 1), ("transplant-all-hidden", None),
+                                         ("interpolate", 0), ("interpolate", 1), ("interpolate-all", None)])
+def test_aligned_variants_crossing_a_with_a_permuted_copy_leave_a_unchanged(kind, layer):
+    """Every aligned variant is a no-op on a network and a permuted copy of itself, at every coefficient
+    (the embedding-aligned transplant once drew the donor's neurons independently and broke this)."""
+    arch = small_dense()
+    base = _parents(arch)
+    gen = torch.Generator().manual_seed(7)
+    permuted = {}
+    for encoding in ("direct", "embedding"):
+        a = base.pair(encoding)[0]
+        b = a.sharing_sets()
+        for index in arch.hidden_layers:
+            b.permute_layer(index, torch.randperm(b.widths[index], generator=gen))
+        permuted[encoding] = (a, b)
+    parents = SweepParents(direct=permuted["direct"], embedding=permuted["embedding"])
+    data = synthetic_dataset(arch, n=128)
+    variants = [v for v in ALIGNED_VARIANTS if kind.startswith("transplant") or v not in TRANSPLANT_ONLY]
+    result = run_sweep(kind, parents, data, layer=layer, coefficients=np.linspace(0, 1, 5), repeats=3,
+                       variants=variants, probe=data.images[:64], progress=False)
+    reference = evaluate_population([permuted["direct"][0], permuted["embedding"][0]], data)
+    for curve in result.curves:
+        row = 0 if VARIANTS[curve.variant].encoding == "direct" else 1
+        np.testing.assert_allclose(curve.cross_entropy, float(reference.cross_entropy[row]), rtol=1e-4,
+                                   err_msg=curve.variant)
+        np.testing.assert_allclose(curve.accuracy, float(reference.accuracy[row]), err_msg=curve.variant)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from neuroevo.genomes import Genome
-from operators import cx_interpolate, cx_transplant
+from operators import cx_interpolate, cx_transplant, cx_transplant_aligned
 from operators.alignment import aligned_copy
 
 
@@ -48,9 +48,18 @@ class Variant:
 
     def transplant(self, child: Genome, donor: Genome, layer: int, coefficient: float, probe: Tensor | None,
                    rng: random.Random) -> Genome:
-        """``child`` (a copy of the target) after receiving ``coefficient`` of ``layer`` from ``donor``."""
-        cx_transplant(child, donor, layer, coefficient, move_outgoing=self.move_outgoing, repair=self.repair,
-                      probe=probe if self.repair else None, rng=rng)
+        """``child`` (a copy of the target) after receiving ``coefficient`` of ``layer`` from ``donor``.
+
+        Index-wise variants are :func:`~operators.cx_transplant`; aligned variants are
+        :func:`~operators.cx_transplant_aligned` (matched neurons trade places), the operator a user
+        registers, so a sweep measures exactly what users get.
+        """
+        options = dict(move_outgoing=self.move_outgoing, repair=self.repair,
+                       probe=probe if self.needs_probe else None, rng=rng)
+        if self.align is None:
+            cx_transplant(child, donor, layer, coefficient, **options)
+        else:
+            cx_transplant_aligned(child, donor, layer, coefficient, method=self.align, **options)
         return child
 
     def interpolate(self, child: Genome, donor: Genome, layer: int | None, alpha: float, probe: Tensor | None) -> Genome:
