@@ -159,10 +159,15 @@ class Architecture:
     # ----------------------------------------------------------------- derived
     @property
     def spec(self) -> str:
-        """The canonical spec string, e.g. ``"1x28x28-20c-40c-100-10"``."""
+        """The canonical spec string, e.g. ``"1x28x28-20c-40c-100-10"`` or ``"784-400-400-10"``.
+
+        The input token is the whole input shape (``"1x8x8"`` for an image fed to a dense net,
+        ``"784"`` for a flat input) and repeats are written out, so
+        ``Architecture.parse(a.spec, **options) == a`` for every architecture ``a``, where
+        ``options`` are its fields that a spec does not name (``sigma``, ``kernel_size``, ...;
+        none are needed for the defaults).
+        """
         head = "x".join(str(s) for s in self.input_shape)
-        if not self.conv_widths:
-            head = str(self.n_inputs_flat)
         body = [f"{w}c" for w in self.conv_widths] + [str(w) for w in self.dense_widths]
         return "-".join([head, *body, str(self.n_classes)])
 
@@ -191,11 +196,20 @@ class Architecture:
         return len(self.conv_widths)
 
     def is_conv(self, layer: int) -> bool:
-        """Whether genome layer ``layer`` is a conv layer."""
-        return layer < self.n_conv
+        """Whether genome layer ``layer`` is a conv layer (negative counts from the end).
+
+        Raises:
+            ValueError: ``layer`` is out of range.
+        """
+        return self.layer_index(layer) < self.n_conv
 
     def is_output(self, layer: int) -> bool:
-        return layer == self.n_layers - 1
+        """Whether genome layer ``layer`` is the output layer (negative counts from the end).
+
+        Raises:
+            ValueError: ``layer`` is out of range.
+        """
+        return self.layer_index(layer) == self.n_layers - 1
 
     @property
     def hidden_layers(self) -> tuple[int, ...]:
@@ -227,6 +241,15 @@ class Architecture:
         """Raise ``ValueError`` unless ``layer`` indexes a genome layer (negative counts from the end)."""
         if not -self.n_layers <= layer < self.n_layers:
             raise ValueError(f"layer {layer} out of range: the genome has {self.n_layers} layers")
+
+    def layer_index(self, layer: int) -> int:
+        """The non-negative index of genome layer ``layer`` (negative counts from the end).
+
+        Raises:
+            ValueError: ``layer`` is out of range.
+        """
+        self.check_layer(layer)
+        return layer % self.n_layers
 
     # ------------------------------------------------------------- persistence
     def to_json(self) -> str:

@@ -39,8 +39,7 @@ def layer_index(genome: Genome, layer: int) -> int:
         layer = operator.index(layer)
     except TypeError:
         raise ValueError(f"layer must be an integer index, got {layer!r}") from None
-    genome.architecture.check_layer(layer)
-    return layer % genome.n_layers
+    return genome.architecture.layer_index(layer)
 
 
 def check_hidden_layer(genome: Genome, index: int, operation: str) -> None:
