@@ -34,6 +34,7 @@ from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
 from neuroevo.encoding import InputEncoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
+from neuroevo.provenance import stale_code
 from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep, summary_mismatch
 from neuroevo.training import TrainConfig, train_genome
 
@@ -271,30 +272,76 @@ def pooled(results: list[SweepResult]) -> SweepResult:
             np.stack([c.accuracy.mean(axis=0) for c in per_pair]),
             np.stack([c.cross_entropy.mean(axis=0) for c in per_pair]),
             float(np.mean([c.target_accuracy for c in per_pair])),
+            curve.measured_on,
         ))
     parent_accuracy = {k: float(np.mean([r.parent_accuracy[k] for r in results])) for k in first.parent_accuracy}
     setup = dict(first.setup, pairs=len(results), per_pair=[r.summary() for r in results],
                  per_pair_parents=[r.parent_accuracy for r in results])
-    return SweepResult(first.kind, first.layer, first.dataset, parent_accuracy, curves, setup)
+    return SweepResult(first.kind, first.layer, first.dataset, parent_accuracy, curves, setup, first.provenance)
 
 
-def has_result(path: Path, sweep: Sweep) -> bool:
-    """Whether ``path`` holds a finished result of ``sweep`` on its current grid (points and repeats)."""
-    if not path.exists():
-        return False
+def variants_to_run(path: Path, sweep: Sweep, *, force: bool, requested: tuple[str, ...],
+                    keep_stale: bool) -> tuple[str, ...] | None:
+    """The variants of ``sweep`` to (re-)run; ``None``: the whole sweep, ``()``: nothing.
+
+    The whole sweep runs when it has no result, its stored grid (points, repeats) differs, or
+    ``force``. Otherwise the ``requested`` variants run, and every variant whose curve is stale
+    (:func:`stale_variants`: the measured code changed since it was measured) unless ``keep_stale``.
+    """
+    if force or not path.exists():
+        return None
     record = json.loads(path.read_text())
-    return (len(record["curves"][0]["coefficients"]) == sweep.points
-            and record["setup"].get("repeats") == sweep.repeats)
+    if len(record["curves"][0]["coefficients"]) != sweep.points or record["setup"].get("repeats") != sweep.repeats:
+        return None
+    stale = () if keep_stale else tuple(stale_variants(record))
+    return tuple(c["variant"] for c in record["curves"] if c["variant"] in requested or c["variant"] in stale)
 
 
-def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> None:
-    """Prepare the part's parents (cached) and run each of its sweeps that has no result file yet;
-    measure the fits' layer-summary mismatch (dense parts) if it is not on file."""
-    todo = [s for s in part.sweeps if force or not has_result(figures / f"{name}-{s.stem}.json", s)]
+def changes_since(measured_on: dict) -> list[str]:
+    """Code files changed since a curve was measured (:func:`~neuroevo.provenance.stale_code`)."""
+    return stale_code(measured_on)
+
+
+def stale_variants(record: dict) -> dict[str, dict]:
+    """``{variant: measured_on}`` for each curve of a result file whose measured code has changed since."""
+    return {c["variant"]: c.get("measured_on", {}) for c in record["curves"]
+            if changes_since(c.get("measured_on", {}))}
+
+
+def merged(old: SweepResult, new: SweepResult) -> SweepResult:
+    """``old`` with the curves of ``new`` (a re-run of some of its variants) in place of its own.
+
+    Raises:
+        ValueError: the re-run's parents score differently from the stored ones (the cached parents
+            changed): the whole sweep must be re-run (``--force``).
+    """
+    for key, value in new.parent_accuracy.items():
+        if abs(old.parent_accuracy.get(key, float("nan")) - value) > 1e-6:
+            raise ValueError(f"parent {key} scores {value:.6f} now but {old.parent_accuracy.get(key)} in the stored "
+                             "result: the parents changed, re-run the whole sweep with --force")
+    replaced = {c.variant: c for c in new.curves}
+    setup = dict(old.setup)
+    setup["reruns"] = [*old.setup.get("reruns", []), {"variants": list(replaced), "commit": new.provenance["commit"],
+                                                      "wall_time_s": new.setup.get("wall_time_s")}]
+    if "per_pair" in old.setup:
+        setup["per_pair"] = [[next((r for r in new_rows if r["variant"] == row["variant"]), row) for row in old_rows]
+                             for old_rows, new_rows in zip(old.setup["per_pair"], new.setup["per_pair"])]
+    curves = [replaced.get(c.variant, c) for c in old.curves]
+    return SweepResult(old.kind, old.layer, old.dataset, old.parent_accuracy, curves, setup, new.provenance)
+
+
+def run_part(name: str, part: Part, cache: Path, figures: Path, *, force: bool = False,
+             requested: tuple[str, ...] = (), keep_stale: bool = False) -> None:
+    """Prepare the part's parents (cached) and run each sweep (or the variants of it) that
+    :func:`variants_to_run` names; measure the fits' layer-summary mismatch (dense parts) if it is
+    not on file. A partial re-run is merged into the stored result file (:func:`merged`)."""
+    plan = {s: variants_to_run(figures / f"{name}-{s.stem}.json", s, force=force, requested=requested,
+                               keep_stale=keep_stale) for s in part.sweeps}
+    todo = {s: v for s, v in plan.items() if v is None or v}
     mismatch_path = figures / f"{name}-summaries.json"
     wants_mismatch = "c" not in part.recipe.arch and not mismatch_path.exists()
     if not todo and not wants_mismatch:
-        log(f"{name}: every sweep already has a result (use --force to redo)")
+        log(f"{name}: every sweep has a current result (use --force to redo)")
         return
     recipe = part.recipe
     train_split = load_dataset(recipe.data, "train")
@@ -307,9 +354,9 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> 
              for i in range(part.pairs)]
     if wants_mismatch:
         write_summary_mismatch(mismatch_path, pairs, test)
-    for sweep in todo:
+    for sweep, only in todo.items():
         started = time.perf_counter()
-        variants = list(sweep.variants) if sweep.variants else None
+        variants = list(only) if only else (list(sweep.variants) if sweep.variants else None)
         coefficients = np.linspace(0, 1, sweep.points).round(4)
         results = [run_sweep(sweep.kind, p, test, layer=sweep.layer, coefficients=coefficients,
                              repeats=sweep.repeats, variants=variants, probe=probe, progress=False)
@@ -321,8 +368,11 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, force: bool) -> 
             command=f"python benchmarks/reproduce_sweeps.py --only {name}",
             wall_time_s=round(time.perf_counter() - started, 1),
         )
+        if only:
+            result = merged(SweepResult.from_json((figures / f"{name}-{sweep.stem}.json").read_text()), result)
         result.write(figures, f"{name}-{sweep.stem}")
-        log(f"{name}: {sweep.stem} done in {time.perf_counter() - started:.0f} s")
+        rerun = f" ({', '.join(only)})" if only else ""
+        log(f"{name}: {sweep.stem}{rerun} done in {time.perf_counter() - started:.0f} s")
 
 
 def write_summary_mismatch(path: Path, pairs: list[SweepParents], test: Dataset) -> None:
@@ -340,11 +390,32 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+STALE_MARK = "†"
+
+
+def _variant(record: dict, index: int) -> str:
+    """The variant's name in a table, marked :data:`STALE_MARK` if its measured code changed since."""
+    curve = record["curves"][index]
+    return curve["variant"] + (f" {STALE_MARK}" if changes_since(curve.get("measured_on", {})) else "")
+
+
+def staleness_note(records: list[dict], name: str) -> list[str]:
+    """A paragraph under a part's tables naming the commits of its stale curves (empty if none)."""
+    commits = sorted({str(c.get("measured_on", {}).get("commit"))[:10] for r in records for c in r["curves"]
+                      if changes_since(c.get("measured_on", {}))})
+    if not commits:
+        return []
+    files = sorted({f for r in records for c in r["curves"] for f in changes_since(c.get("measured_on", {}))})
+    return [f"{STALE_MARK} Stale: measured at commit {', '.join(commits)}; the measured code (neuroevo/, operators/, "
+            f"populations/) has changed since in {len(files)} file(s). Re-run with "
+            f"`python benchmarks/reproduce_sweeps.py --only {name}`.", ""]
+
+
 def sweep_table(record: dict) -> str:
     """Markdown table of one result file: retention at 0.5 / 1.0 and AUC per variant."""
     rows = ["| variant | target acc. % | retention @0.5 | retention @1.0 | retention AUC |", "|---|---|---|---|---|"]
-    for row in record["summary"]:
-        rows.append(f"| {row['variant']} | {_pct(row['target_accuracy'])} | {row['retention_at_0.5']:.3f} | "
+    for index, row in enumerate(record["summary"]):
+        rows.append(f"| {_variant(record, index)} | {_pct(row['target_accuracy'])} | {row['retention_at_0.5']:.3f} | "
                     f"{row['retention_at_1.0']:.3f} | {row['retention_auc']:.3f} |")
     return "\n".join(rows)
 
@@ -354,12 +425,12 @@ def all_hidden_table(record: dict) -> str:
     rows = ["| variant | target acc. % | retention @0.5 | retention @1.0 | retention AUC | child acc. % @0.5 | "
             "child @0.5 / parents' mean |", "|---|---|---|---|---|---|---|"]
     parents = record["parent_accuracy"]
-    for row, curve in zip(record["summary"], record["curves"]):
+    for index, (row, curve) in enumerate(zip(record["summary"], record["curves"])):
         encoding = "embedding" if curve["variant"].startswith("embedding") else "direct"
         mean_parent = (parents[f"{encoding} A"] + parents[f"{encoding} B"]) / 2
         column = int(np.argmin(np.abs(np.asarray(curve["coefficients"]) - 0.5)))
         child = float(np.mean(np.asarray(curve["accuracy"])[:, column]))
-        rows.append(f"| {row['variant']} | {_pct(row['target_accuracy'])} | {row['retention_at_0.5']:.3f} | "
+        rows.append(f"| {_variant(record, index)} | {_pct(row['target_accuracy'])} | {row['retention_at_0.5']:.3f} | "
                     f"{row['retention_at_1.0']:.3f} | {row['retention_auc']:.3f} | {_pct(child)} | "
                     f"{child / mean_parent:.3f} |")
     return "\n".join(rows)
@@ -377,7 +448,7 @@ def whole_network_table(record: dict) -> str:
         barriers = np.array([pair[index]["loss_barrier"] for pair in per_pair])
         accuracy = np.asarray(curve["accuracy"])
         published = f"{anchors[anchor_of[curve['variant']]]:.1f}" if anchors and curve["variant"] in anchor_of else ""
-        rows.append(f"| {curve['variant']} | {accuracy[:, 0].mean() * 100:.1f}, {accuracy[:, -1].mean() * 100:.1f} | "
+        rows.append(f"| {_variant(record, index)} | {accuracy[:, 0].mean() * 100:.1f}, {accuracy[:, -1].mean() * 100:.1f} | "
                     f"{mids.mean():.1f} ({mids.min():.1f}-{mids.max():.1f}) | "
                     f"{barriers.mean():.3f} ({barriers.min():.3f}-{barriers.max():.3f}) | {published} |")
     return "\n".join(rows)
@@ -430,6 +501,7 @@ def render(figures: Path, results_path: Path) -> str:
             if sweep.kind == "interpolate-all" and part.pairs == 1:
                 table += "\n\n" + whole_network_table(record)
             lines += [header + ":", "", table, "", f"![{name} {sweep.stem}]({relative / f'{name}-{sweep.stem}.png'})", ""]
+        lines += staleness_note([record for _, record in records], name)
     speed = figures / "speed.json"
     if speed.exists():
         lines += speed_section(json.loads(speed.read_text()))
@@ -476,6 +548,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=Path("docs/RESULTS.md"), help="markdown to update")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the markdown block")
     parser.add_argument("--force", action="store_true", help="redo sweeps whose result files exist")
+    parser.add_argument("--variants", nargs="+", default=(), metavar="VARIANT",
+                        help="re-run these variants of every selected sweep that has them, merged into the stored files")
+    parser.add_argument("--keep-stale", action="store_true",
+                        help="do not re-run results whose measured code changed since (RESULTS marks them stale)")
     return parser.parse_args(argv)
 
 
@@ -483,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.report_only:
         for name in args.only or PARTS:
-            run_part(name, PARTS[name], args.cache, args.figures, args.force)
+            run_part(name, PARTS[name], args.cache, args.figures, force=args.force,
+                     requested=tuple(args.variants), keep_stale=args.keep_stale)
     update_results(args.results, render(args.figures, args.results))
     log(f"updated {args.results}")
     return 0

@@ -1,12 +1,15 @@
 """Provenance of measured results: the commit a figure was measured on, and whether it is stale.
 
 Every result file the project writes (sweeps, benchmarks, evolution comparisons) carries
-:func:`provenance`'s record, so a reader can tell which code produced a number and a reproduction
-script can tell when the code has changed since (:func:`changed_since`).
+:func:`provenance`'s record, so a reader can tell which code produced a number, and a reproduction
+script can tell when that code has changed since (:func:`stale_code`): the record holds a content
+hash of every project module the measuring process had loaded, so a result stays current exactly
+as long as the code that ran is unchanged, committed or not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import subprocess
 import sys
@@ -38,6 +41,19 @@ def current_commit() -> tuple[str | None, bool]:
     return commit, bool(status)
 
 
+def code_fingerprint() -> dict[str, str]:
+    """``{path: content hash}`` of every project module (under :data:`MEASURED_CODE`) loaded in
+    this process, paths relative to the repository, hashes the first 16 hex digits of SHA-256."""
+    roots = tuple(str(_REPOSITORY / folder) + "/" for folder in MEASURED_CODE)
+    files = sorted({module.__file__ for module in list(sys.modules.values())
+                    if getattr(module, "__file__", None) and module.__file__.startswith(roots)})
+    return {str(Path(f).relative_to(_REPOSITORY)): _file_hash(Path(f)) for f in files}
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+
+
 def provenance(*, command: str | None = None, dataset: str | None = None, split: str | None = None) -> dict:
     """The provenance record a result file stores.
 
@@ -47,8 +63,9 @@ def provenance(*, command: str | None = None, dataset: str | None = None, split:
         split: which split(s), in words (e.g. ``"test (10,000 images)"``).
 
     Returns:
-        ``{"commit", "dirty", "command", "dataset", "split", "measured_at"}``; ``commit`` is ``None``
-        outside a git clone, ``dirty`` tells whether the measured code had uncommitted changes.
+        ``{"commit", "dirty", "command", "dataset", "split", "measured_at", "code"}``; ``commit`` is
+        ``None`` outside a git clone, ``dirty`` tells whether the measured code had uncommitted
+        changes, ``code`` is :func:`code_fingerprint`.
     """
     commit, dirty = current_commit()
     return {
@@ -58,7 +75,21 @@ def provenance(*, command: str | None = None, dataset: str | None = None, split:
         "dataset": dataset,
         "split": split,
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "code": code_fingerprint(),
     }
+
+
+def stale_code(record: dict) -> list[str]:
+    """The code files that changed since ``record`` (a :func:`provenance` record, or any dict with its
+    ``commit`` and ``code`` keys) was measured; empty: the result is current.
+
+    With a ``code`` fingerprint, a file counts as changed when its content differs now; a record
+    without one (measured before fingerprints were kept) falls back to :func:`changed_since` its commit.
+    """
+    code = record.get("code")
+    if code:
+        return [path for path, digest in code.items() if _file_hash(_REPOSITORY / path) != digest]
+    return changed_since(record.get("commit"))
 
 
 def changed_since(commit: str | None, paths: tuple[str, ...] = MEASURED_CODE) -> list[str]:

@@ -1,5 +1,7 @@
 """Smoke tests of benchmarks/reproduce_sweeps.py's functions on tiny synthetic parents (no data files)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -62,16 +64,63 @@ def test_render_and_update_results_touch_only_the_generated_block(tmp_path):
     assert second.count(reproduce.HEADING) == 1 and "keep me" in second
 
 
-def test_a_result_on_another_grid_is_run_again(tmp_path):
+def test_a_result_on_another_grid_is_run_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(reproduce, "changes_since", lambda measured_on: [])
     parents, data = _setup()
     result = run_sweep("transplant", parents, data, layer=0, coefficients=[0.0, 0.5, 1.0], repeats=2,
                        variants=["embedding"], progress=False)
     result.write(tmp_path, "part-transplant-layer0")
     path = tmp_path / "part-transplant-layer0.json"
-    assert reproduce.has_result(path, reproduce.Sweep("transplant", 0, 3, 2))
-    assert not reproduce.has_result(path, reproduce.Sweep("transplant", 0, 21, 2))
-    assert not reproduce.has_result(path, reproduce.Sweep("transplant", 0, 3, 10))
-    assert not reproduce.has_result(tmp_path / "missing.json", reproduce.Sweep("transplant", 0, 3, 2))
+    plan = dict(force=False, requested=(), keep_stale=False)
+    assert reproduce.variants_to_run(path, reproduce.Sweep("transplant", 0, 3, 2), **plan) == ()
+    assert reproduce.variants_to_run(path, reproduce.Sweep("transplant", 0, 21, 2), **plan) is None
+    assert reproduce.variants_to_run(path, reproduce.Sweep("transplant", 0, 3, 10), **plan) is None
+    assert reproduce.variants_to_run(tmp_path / "missing.json", reproduce.Sweep("transplant", 0, 3, 2), **plan) is None
+    assert reproduce.variants_to_run(path, reproduce.Sweep("transplant", 0, 3, 2), **plan | {"force": True}) is None
+
+
+def test_result_files_record_their_commit_and_a_stale_result_is_rerun_or_marked(tmp_path):
+    parents, data = _setup()
+    result = run_sweep("transplant", parents, data, layer=0, coefficients=[0.0, 0.5, 1.0], repeats=2,
+                       variants=["direct", "embedding"], progress=False)
+    result.setup["wall_time_s"] = 1.0
+    figures = tmp_path / "figures"
+    result.write(figures, "fc2-mnist-transplant-layer0")
+    record = json.loads((figures / "fc2-mnist-transplant-layer0.json").read_text())
+    assert "commit" in record and "dirty" in record and record["provenance"]["dataset"] == "synthetic"
+    assert all(c["measured_on"]["commit"] == record["commit"] for c in record["curves"])
+    sweep = reproduce.Sweep("transplant", 0, 3, 2)
+    path = figures / "fc2-mnist-transplant-layer0.json"
+    assert reproduce.variants_to_run(path, sweep, force=False, requested=(), keep_stale=False) == ()
+    # The embedding curve was measured by code that differs now: it is re-run by default, kept (and marked)
+    # with keep_stale.
+    record["curves"][1]["measured_on"] = {"commit": "0" * 40, "dirty": False,
+                                          "code": {"neuroevo/sweeps/run.py": "0" * 16}}
+    path.write_text(json.dumps(record))
+    assert reproduce.variants_to_run(path, sweep, force=False, requested=(), keep_stale=False) == ("embedding",)
+    assert reproduce.variants_to_run(path, sweep, force=False, requested=(), keep_stale=True) == ()
+    assert reproduce.variants_to_run(path, sweep, force=False, requested=("direct",), keep_stale=True) == ("direct",)
+    results_path = tmp_path / "RESULTS.md"
+    block = reproduce.render(figures, results_path)
+    assert f"| embedding {reproduce.STALE_MARK} |" in block and "| direct |" in block
+    assert "Stale: measured at commit 0000000000" in block
+
+
+def test_a_partial_rerun_replaces_only_its_variants_and_refuses_changed_parents():
+    parents, data = _setup()
+    first = run_sweep("transplant", parents, data, layer=0, coefficients=[0.0, 0.5, 1.0], repeats=2,
+                      variants=["direct", "embedding", "embedding-aligned"], progress=False)
+    again = run_sweep("transplant", parents, data, layer=0, coefficients=[0.0, 0.5, 1.0], repeats=2, seed=5,
+                      variants=["embedding"], progress=False)
+    merged = reproduce.merged(first, again)
+    assert [c.variant for c in merged.curves] == ["direct", "embedding", "embedding-aligned"]
+    assert merged.curves[1] is again.curves[0] and merged.curves[0] is first.curves[0]
+    assert merged.setup["reruns"][0]["variants"] == ["embedding"]
+    other, _ = _setup(seed=3)
+    changed = run_sweep("transplant", other, data, layer=0, coefficients=[0.0, 0.5, 1.0], repeats=2,
+                        variants=["embedding"], progress=False)
+    with pytest.raises(ValueError, match="parents changed"):
+        reproduce.merged(first, changed)
 
 
 @pytest.mark.parametrize("parents", ["direct", "embedding"])

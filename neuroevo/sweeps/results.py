@@ -24,6 +24,9 @@ class VariantCurve:
         accuracy: ``[R, C]`` child accuracy in [0, 1], one row per repeat.
         cross_entropy: ``[R, C]`` child mean cross-entropy (nats).
         target_accuracy: accuracy of the parent that receives neurons (retention's denominator).
+        measured_on: ``{"commit", "dirty", "code"}`` of the code that measured the curve
+            (see :func:`neuroevo.provenance.provenance`); curves of one file may come from different
+            runs when only some variants were re-run.
     """
 
     variant: str
@@ -31,6 +34,7 @@ class VariantCurve:
     accuracy: np.ndarray
     cross_entropy: np.ndarray
     target_accuracy: float
+    measured_on: dict[str, object] = field(default_factory=dict)
 
     def retention(self) -> np.ndarray:
         """``[R, C]`` child accuracy / target parent accuracy."""
@@ -84,6 +88,8 @@ class SweepResult:
         parent_accuracy: accuracy of each parent (``{"A": ..., "B": ...}`` and the fits').
         curves: one :class:`VariantCurve` per operator variant.
         setup: free-form description (architecture, seeds, repeats, commands).
+        provenance: :func:`neuroevo.provenance.provenance` of the run that wrote the file (its
+            ``commit`` and ``dirty`` are also written at the top level of the JSON).
     """
 
     kind: str
@@ -92,6 +98,7 @@ class SweepResult:
     parent_accuracy: dict[str, float]
     curves: list[VariantCurve] = field(default_factory=list)
     setup: dict[str, object] = field(default_factory=dict)
+    provenance: dict[str, object] = field(default_factory=dict)
 
     def summary(self) -> list[dict[str, float | str]]:
         """Per variant: retention at 0.5 and 1.0, retention AUC, midpoint accuracy, loss barrier."""
@@ -117,6 +124,9 @@ class SweepResult:
     def to_json(self) -> str:
         return json.dumps(
             {
+                "commit": self.provenance.get("commit"),
+                "dirty": self.provenance.get("dirty"),
+                "provenance": self.provenance,
                 "kind": self.kind,
                 "layer": self.layer,
                 "dataset": self.dataset,
@@ -130,6 +140,7 @@ class SweepResult:
                         "accuracy": c.accuracy.tolist(),
                         "cross_entropy": c.cross_entropy.tolist(),
                         "target_accuracy": c.target_accuracy,
+                        "measured_on": c.measured_on,
                         "rows": c.rows(),
                     }
                     for c in self.curves
@@ -137,6 +148,24 @@ class SweepResult:
             },
             indent=1,
         )
+
+    @classmethod
+    def from_json(cls, text: str) -> "SweepResult":
+        """The result :meth:`to_json` wrote (summaries and rows are recomputed, not read)."""
+        record = json.loads(text)
+        curves = [
+            VariantCurve(
+                variant=c["variant"],
+                coefficients=np.asarray(c["coefficients"], dtype=np.float64),
+                accuracy=np.asarray(c["accuracy"], dtype=np.float64),
+                cross_entropy=np.asarray(c["cross_entropy"], dtype=np.float64),
+                target_accuracy=float(c["target_accuracy"]),
+                measured_on=dict(c.get("measured_on") or {}),
+            )
+            for c in record["curves"]
+        ]
+        return cls(record["kind"], record["layer"], record["dataset"], record["parent_accuracy"], curves,
+                   record.get("setup", {}), record.get("provenance", {}))
 
     def to_csv(self) -> str:
         rows = [row for curve in self.curves for row in curve.rows()]

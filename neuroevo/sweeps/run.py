@@ -15,6 +15,7 @@ from neuroevo.data import Dataset
 from neuroevo.encoding import check_same_encoding
 from neuroevo.evaluation import evaluate_population
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
+from neuroevo.provenance import provenance
 from neuroevo.sweeps.results import SweepResult, VariantCurve
 from neuroevo.sweeps.variants import Variant, resolve_variants
 
@@ -176,7 +177,9 @@ def run_sweep(
         dataset=f"{data.name} ({data.split}, {len(data)} samples)",
         parent_accuracy=parent_accuracy,
         setup={"repeats": repeats, "seed": seed, "architecture": parent_list[0].architecture.spec},
+        provenance=provenance(dataset=data.name, split=f"{data.split} ({len(data)} samples)"),
     )
+    measured_on = {key: result.provenance[key] for key in ("commit", "dirty", "code")}
     for variant in tqdm(chosen, desc=f"{kind} sweep", disable=not progress):
         target, donor = targets[variant.encoding]
         children = _children(kind, variant, target, donor, layer, coefficients, repeats, probe, seed)
@@ -189,6 +192,7 @@ def run_sweep(
                 accuracy=scores.accuracy.cpu().double().numpy().reshape(shape),
                 cross_entropy=scores.cross_entropy.cpu().double().numpy().reshape(shape),
                 target_accuracy=parent_accuracy[f"{variant.encoding} A"],
+                measured_on=measured_on,
             )
         )
     return result
