@@ -10,6 +10,7 @@ from typing import Any
 from neuroevo.data import Dataset
 from neuroevo.files import atomic_write
 from neuroevo.genomes import Genome
+from neuroevo.provenance import provenance
 
 
 def parameter_summary(genome: Genome) -> dict[str, Any]:
@@ -31,6 +32,10 @@ def dataset_summary(dataset: Dataset) -> dict[str, Any]:
 
 
 def write_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics`` as indented JSON to ``path`` (atomically). Returns the path."""
+    """Write ``metrics`` as indented JSON to ``path`` (atomically), with the run's
+    :func:`~neuroevo.provenance.provenance` (commit, command, code fingerprint) under
+    ``"provenance"`` and its commit also at the top level. Returns the path."""
+    record = provenance()
+    metrics = {"commit": record["commit"], "dirty": record["dirty"], **metrics, "provenance": record}
     text = json.dumps(metrics, indent=2, sort_keys=False) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
