@@ -44,6 +44,7 @@ import torch
 
 import operators
 from neuroevo.architecture import Architecture
+from neuroevo.provenance import provenance
 from neuroevo.decoding import factored_is_cheaper
 from neuroevo.evaluation import evaluate_genome, evaluate_population
 from neuroevo.evaluation.single import REFERENCE_BATCH_SIZE
@@ -248,6 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
             ),
         },
     }
+    result |= provenance(dataset=data_name, split="test" if args.data else "random images")
     report(result)
     if args.output is not None:
         atomic_write(args.output, lambda tmp: tmp.write_text(json.dumps(result, indent=2) + "\n"))

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from neuroevo.data import load_dataset
+from neuroevo.provenance import provenance
 from neuroevo.evaluation import evaluate_genome
 from neuroevo.evaluation.metrics import PopulationScores
 from neuroevo.files import atomic_write, load_genome
@@ -129,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "sequential_full_s": sequential_full_s,
         "ratio": sequential_full_s / batched_s,
         "max_accuracy_difference": difference,
-        "command": "python " + " ".join(sys.argv),
-    }
+    } | provenance(dataset=test.name, split=f"{test.split} ({len(test)} images); probe from {train.split}")
     print(json.dumps(record, indent=1))
     if args.output:
         atomic_write(args.output, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))

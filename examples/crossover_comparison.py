@@ -47,6 +47,7 @@ from deap import base, tools
 import operators
 from neuroevo import Architecture, Genome
 from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.provenance import provenance
 from neuroevo.evaluation import evaluate_genome
 from neuroevo.training import TrainConfig
 from populations import (
@@ -171,6 +172,7 @@ def main() -> None:
                   f"{evaluations} evaluations, {time.perf_counter() - start:.0f} s", flush=True)
     results["wall_time_s"] = time.perf_counter() - start
     results["cpu_time_s"] = time.process_time()
+    results |= provenance(dataset=train.name, split=f"fitness: {len(holdout)} holdout images of train; reported: {test.split}")
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
