@@ -41,12 +41,33 @@ def exchange_records(
     return both.select(rows_a), both.select(rows_b)
 
 
-def mix_records(a: NeuronSet, b: NeuronSet, alpha: float) -> NeuronSet:
-    """``(1 - alpha) * a + alpha * b``, field by field, neuron ``i`` with neuron ``i`` (a new set).
+def interpolate_pairs(
+    a: NeuronSet, rows_a: Tensor, b: NeuronSet, rows_b: Tensor, alpha: float
+) -> tuple[NeuronSet, NeuronSet]:
+    """Interpolate matched pairs of records: ``a``'s neuron ``rows_a[j]`` with ``b``'s ``rows_b[j]``.
 
-    Exact at the ends: ``alpha = 0`` gives ``a``'s values and ``alpha = 1`` gives ``b``'s.
+    Field by field, ``a' = a`` with ``a'[rows_a] = (1 - alpha) * a[rows_a] + alpha * b[rows_b]``,
+    and ``b' = b`` with ``b'[rows_b] = alpha * a[rows_a] + (1 - alpha) * b[rows_b]``. Neurons of
+    either set outside the pairs are kept as they are, so each result has its own set's width.
+    Exact at the ends: ``alpha = 0`` keeps both sets' values, ``alpha = 1`` swaps the pairs.
+
+    Args:
+        a, b: sets of one record layout.
+        rows_a, rows_b: ``[m]`` distinct indices into ``a`` and ``b``.
+        alpha: interpolation weight of the other set.
+
+    Returns:
+        The new sets ``(a', b')`` (copies).
     """
-    return NeuronSet(**{name: torch.lerp(a[name], b[name], alpha) for name in a.names})
+    mixed_a, mixed_b = {}, {}
+    for name in a.names:
+        tensor_a, tensor_b = a[name], b[name]
+        index_a, index_b = rows_a.to(tensor_a.device), rows_b.to(tensor_b.device)
+        start, end = tensor_a[index_a], tensor_b[index_b]
+        mixed_a[name], mixed_b[name] = tensor_a.clone(), tensor_b.clone()
+        mixed_a[name][index_a] = torch.lerp(start, end, alpha)
+        mixed_b[name][index_b] = torch.lerp(start, end, 1.0 - alpha)
+    return NeuronSet(**mixed_a), NeuronSet(**mixed_b)
 
 
 def outgoing_weights(architecture: Architecture, index: int, weight: Tensor) -> Tensor:

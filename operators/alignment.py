@@ -3,7 +3,10 @@
 Crossing two networks neuron ``i`` with neuron ``i`` mixes unrelated neurons when the parents
 order their hidden neurons differently (the permutation problem). Matching solves an optimal
 assignment (:func:`scipy.optimize.linear_sum_assignment`) between the two layers and reorders the
-second parent to follow the first, which leaves its function unchanged. Three similarities:
+second parent to follow the first, which leaves its function unchanged. Layers of different
+widths (embedding genomes after structural mutation) get a rectangular assignment: the
+``min(n_a, n_b)`` best pairs, the wider layer's other neurons unmatched (:func:`aligned_pairs`).
+Three similarities:
 
 * ``"embedding"`` (embedding genomes, no data): negative squared distance between whole neuron
   records (embedding, bias, kernel, free junction features). Records live in the shared basis of
@@ -78,6 +81,8 @@ def match_neurons(
     Neither genome is modified. ``other.permute_layer(l, perms[l])`` for every returned layer
     aligns ``other`` with ``reference`` without changing ``other``'s function. Deterministic (no
     randomness); ``"weights"`` visits the layers in depth order until a pass changes nothing.
+    For layers of different widths (embedding genomes after structural mutation), use
+    :func:`aligned_pairs`, which pairs as many neurons as can be paired.
 
     Args:
         reference: the genome to match against.
@@ -98,22 +103,47 @@ def match_neurons(
         ValueError: incompatible genomes, a method that does not fit the encoding, an output or
             out-of-range layer, different widths, or a missing or malformed probe.
     """
-    check_compatible(reference, other)
-    method = resolve_method(reference, method)
-    hidden = reference.architecture.hidden_layers
-    if layers is None:
-        indices = list(hidden)
-    else:
-        indices = [layer_index(reference, layer) for layer in layers]
-        for index in indices:
-            check_hidden_layer(reference, index, "neuron matching")
+    method, indices = _checked(reference, other, method, layers)
     check_equal_widths(reference, other, indices, "neuron matching")
-    if method == "embedding":
-        return {i: _assign(_embedding_similarity(reference.layers[i], other.layers[i])) for i in indices}
-    if method == "activation":
-        return _match_by_activation(reference, other, indices, check_probe(reference, probe, "activation matching"))
-    perms = _match_by_weights(reference, other, max_iter)
-    return {i: perms[i] for i in indices}
+    return {i: columns for i, (_, columns) in _pairs(reference, other, method, indices, probe, max_iter).items()}
+
+
+def aligned_pairs(
+    reference: Genome,
+    other: Genome,
+    *,
+    method: str | None = None,
+    layers: Sequence[int] | None = None,
+    probe: Tensor | None = None,
+) -> tuple[Genome, dict[int, Tensor]]:
+    """Align ``other`` with ``reference``, pairing as many neurons of each layer as can be paired.
+
+    Each matched hidden layer ``l`` gets ``m = min(n_reference, n_other)`` pairs: the optimal
+    assignment between the two layers (a rectangular one when the widths differ, which only
+    embedding genomes can have). ``other`` is not modified; neither is its function in the copy.
+
+    Args:
+        reference, other, method, layers, probe: as :func:`match_neurons`, except that embedding
+            layers may differ in width.
+
+    Returns:
+        ``(copy, rows)``: ``copy`` is ``other`` with each matched layer reordered so that its
+        neuron ``j < m`` is the partner of ``reference``'s neuron ``rows[l][j]``, its unmatched
+        neurons (when ``other``'s layer is the wider) following in their old order; ``rows[l]`` is
+        an increasing ``[m]`` index (``arange(n)`` for equal widths, where ``copy`` is
+        :func:`aligned_copy`). Layers that were not matched keep ``other``'s own neuron sets.
+
+    Raises:
+        ValueError: as :func:`match_neurons`, widths aside.
+    """
+    method, indices = _checked(reference, other, method, layers)
+    pairs = _pairs(reference, other, method, indices, probe, 100)
+    orders = {}
+    for index, (_, columns) in pairs.items():
+        unmatched = torch.ones(len(other.layers[index]), dtype=torch.bool)
+        unmatched[columns] = False
+        orders[index] = torch.cat([columns, unmatched.nonzero().flatten()])
+    return _permuted(other, orders), {index: rows for index, (rows, _) in pairs.items()}
 
 
 def aligned_copy(
@@ -127,11 +157,40 @@ def aligned_copy(
     """A copy of ``other`` with the hidden layers matched by :func:`match_neurons` reordered to
     follow ``reference`` (same function as ``other``; ``other`` is not modified).
 
-    The arguments are those of :func:`match_neurons`. The copy's layers that were not reordered
-    are ``other``'s own :class:`NeuronSet` objects (never written into by any operator).
+    The arguments are those of :func:`match_neurons`; embedding layers of different widths are
+    reordered as :func:`aligned_pairs` describes. The copy's layers that were not reordered are
+    ``other``'s own :class:`NeuronSet` objects (never written into by any operator).
     """
-    perms = match_neurons(reference, other, method=method, layers=layers, probe=probe)
-    return _permuted(other, perms)
+    return aligned_pairs(reference, other, method=method, layers=layers, probe=probe)[0]
+
+
+def _checked(
+    reference: Genome, other: Genome, method: str | None, layers: Sequence[int] | None
+) -> tuple[str, list[int]]:
+    """Validate a matching request; return the method and the hidden layers to match."""
+    check_compatible(reference, other)
+    method = resolve_method(reference, method)
+    if layers is None:
+        return method, list(reference.architecture.hidden_layers)
+    indices = [layer_index(reference, layer) for layer in layers]
+    for index in indices:
+        check_hidden_layer(reference, index, "neuron matching")
+    return method, indices
+
+
+def _pairs(
+    reference: Genome, other: Genome, method: str, indices: list[int], probe: Tensor | None, max_iter: int
+) -> dict[int, tuple[Tensor, Tensor]]:
+    """``{layer: (rows, columns)}``: ``reference``'s neuron ``rows[j]`` is matched with ``other``'s
+    neuron ``columns[j]`` (see :func:`_assign`). Direct genomes have equal widths (checked by
+    :func:`check_compatible`), so their pairs are permutations."""
+    if method == "embedding":
+        return {i: _assign(_embedding_similarity(reference.layers[i], other.layers[i])) for i in indices}
+    if method == "activation":
+        probe = check_probe(reference, probe, "activation matching")
+        return _match_by_activation(reference, other, indices, probe)
+    perms = _match_by_weights(reference, other, max_iter)
+    return {i: (torch.arange(len(perms[i])), perms[i]) for i in indices}
 
 
 def _permuted(genome: Genome, perms: dict[int, Tensor]) -> Genome:
@@ -143,10 +202,12 @@ def _permuted(genome: Genome, perms: dict[int, Tensor]) -> Genome:
     return result
 
 
-def _assign(similarity: Tensor) -> Tensor:
-    """The permutation ``[n]`` maximising ``sum_i similarity[i, perm[i]]`` (``similarity [n, n]``)."""
-    _, columns = linear_sum_assignment(similarity.detach().cpu().numpy(), maximize=True)
-    return torch.as_tensor(columns, dtype=torch.long)
+def _assign(similarity: Tensor) -> tuple[Tensor, Tensor]:
+    """The optimal assignment of ``similarity [n_a, n_b]``: ``(rows, columns)``, each ``[m]`` with
+    ``m = min(n_a, n_b)`` and ``rows`` increasing, maximising ``sum_j similarity[rows[j], columns[j]]``.
+    Square: ``rows = arange(n)`` and ``columns`` is a permutation."""
+    rows, columns = linear_sum_assignment(similarity.detach().cpu().numpy(), maximize=True)
+    return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(columns, dtype=torch.long)
 
 
 def _embedding_similarity(a: NeuronSet, b: NeuronSet) -> Tensor:
@@ -165,7 +226,9 @@ def _correlation(x: Tensor, y: Tensor) -> Tensor:
     return columns[0].T @ columns[1]
 
 
-def _match_by_activation(reference: Genome, other: Genome, indices: list[int], probe: Tensor) -> dict[int, Tensor]:
+def _match_by_activation(
+    reference: Genome, other: Genome, indices: list[int], probe: Tensor
+) -> dict[int, tuple[Tensor, Tensor]]:
     arch = reference.architecture
     activation = activation_function(arch.activation)
     ref_pre = pre_activations(arch, reference.layers, probe)
@@ -215,14 +278,14 @@ def _weight_descent(
     work = _permuted(other, {})
     if incoming_start:
         for index in hidden:
-            perm = _assign(reference.layers[index].record_matrix() @ work.layers[index].record_matrix().T)
+            _, perm = _assign(reference.layers[index].record_matrix() @ work.layers[index].record_matrix().T)
             work.permute_layer(index, perm)
             total[index] = total[index][perm]
     for _ in range(max_iter):
         improved = False
         for index in hidden:
             similarity = _weight_similarity(reference, work, index)
-            perm = _assign(similarity)
+            _, perm = _assign(similarity)
             current = similarity.diagonal().sum()
             gain = similarity[torch.arange(len(perm)), perm].sum() - current
             if gain > 1e-9 * (1.0 + current.abs()):

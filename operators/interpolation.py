@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from neuroevo.genomes import Genome
-from operators._records import mix_records
+from operators._records import interpolate_pairs
 from operators._validation import (
     check_compatible,
     check_encoding,
-    check_equal_widths,
     check_fraction,
     check_hidden_layer,
     check_probe,
     layer_index,
 )
-from operators.alignment import aligned_copy, resolve_method
+from operators.alignment import aligned_pairs, resolve_method
 from operators.repair import repaired_children
 
 
@@ -37,11 +37,16 @@ def cx_interpolate(
     neurons mix class by class. ``alpha=0`` leaves both parents as they are; ``alpha=1`` swaps
     them.
 
+    Layers of different widths (embedding genomes after :func:`mut_add_neuron` or
+    :func:`mut_remove_neuron`): neurons ``i < min(n1, n2)`` are mixed pairwise as above; the wider
+    parent's remaining neurons stay in its child as they are, so each child keeps its parent's
+    widths. (Direct genomes always have equal widths.)
+
     Both individuals are modified in place (their ``layers`` entries are replaced by new neuron
     sets); ``fitness`` is not touched. Deterministic: no randomness.
 
     Args:
-        ind1, ind2: compatible genomes with as many neurons in every mixed layer.
+        ind1, ind2: compatible genomes (widths may differ, see above).
         alpha: interpolation weight of the other parent, in ``[0, 1]``.
         layer: the one genome layer to mix, or ``None`` for every layer.
         repair: direct genomes: REPAIR (:mod:`operators.repair`) every hidden layer from the first
@@ -53,9 +58,9 @@ def cx_interpolate(
         A tuple of two individuals ``(ind1, ind2)``.
 
     Raises:
-        ValueError: incompatible genomes, different widths in a mixed layer, ``alpha`` outside
-            ``[0, 1]``, ``layer`` out of range, or ``repair`` without a direct genome and a
-            probe. Both individuals are then unchanged.
+        ValueError: incompatible genomes, ``alpha`` outside ``[0, 1]``, ``layer`` out of range,
+            or ``repair`` without a direct genome and a probe. Both individuals are then
+            unchanged.
     """
     return _interpolate(ind1, ind2, alpha, layer, False, None, repair, probe)
 
@@ -78,10 +83,15 @@ def cx_interpolate_aligned(
     ``repair=True`` this is the REPAIR baseline of Jordan et al. (2023), the strongest data-using
     one in the literature.
 
+    Layers of different widths (embedding genomes after structural mutation) are matched as far
+    as they can be (:func:`~operators.alignment.aligned_pairs`: the ``min(n1, n2)`` best pairs of a
+    rectangular assignment); matched pairs are mixed, and each parent's unmatched neurons stay in
+    its child as they are, so each child keeps its parent's widths.
+
     Both individuals are modified in place; ``fitness`` is not touched. Deterministic.
 
     Args:
-        ind1, ind2: compatible genomes with as many neurons in every mixed layer.
+        ind1, ind2: compatible genomes (embedding genomes' widths may differ, see above).
         alpha: interpolation weight of the other parent, in ``[0, 1]``.
         layer: the one hidden layer to mix, or ``None`` for every layer (the output layer then
             mixes class by class).
@@ -117,7 +127,6 @@ def _interpolate(
     arch = ind1.architecture
     direct = ind1.encoding == "direct"
     mixed = list(range(arch.n_layers)) if layer is None else [layer_index(ind1, layer)]
-    check_equal_widths(ind1, ind2, mixed, "interpolation")
     if repair:
         check_encoding(ind1, "direct", "REPAIR")
         probe = check_probe(ind1, probe, "REPAIR")
@@ -126,14 +135,16 @@ def _interpolate(
             check_hidden_layer(ind1, mixed[0], "aligned interpolation of one layer")
         method = resolve_method(ind1, method)
         matched = None if direct else [i for i in mixed if not arch.is_output(i)]
-        other = aligned_copy(ind1, ind2, method=method, layers=matched, probe=probe)
+        other, partners = aligned_pairs(ind1, ind2, method=method, layers=matched, probe=probe)
     else:
-        other = ind2
+        other, partners = ind2, {}
 
     layers1, layers2 = list(ind1.layers), list(other.layers)
     for i in mixed:
-        layers1[i] = mix_records(ind1.layers[i], other.layers[i], alpha)
-        layers2[i] = mix_records(ind1.layers[i], other.layers[i], 1.0 - alpha)
+        # ind1's neuron rows[j] is paired with other's neuron j (j < m): matched, or by position.
+        m = min(len(ind1.layers[i]), len(other.layers[i]))
+        rows = partners.get(i, torch.arange(m))
+        layers1[i], layers2[i] = interpolate_pairs(ind1.layers[i], rows, other.layers[i], torch.arange(m), alpha)
     if repair:
         mix = {i: alpha if i in mixed else 0.0 for i in range(mixed[0], arch.n_layers - 1)}
         layers1, layers2 = repaired_children(layers1, layers2, ind1, other, probe, mix)

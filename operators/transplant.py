@@ -17,7 +17,7 @@ from operators._validation import (
     check_probe,
     layer_index,
 )
-from operators.alignment import aligned_copy, resolve_method
+from operators.alignment import aligned_pairs, resolve_method
 from operators.randomness import choose_neurons, neuron_count, python_rng
 from operators.repair import repaired_children
 
@@ -100,12 +100,18 @@ def cx_transplant_aligned(
     ``i`` trade places with their matched partners, neuron ``i`` of ``ind2``, exactly as in
     :func:`cx_transplant`. Crossing a network with a permuted copy of itself changes neither.
 
+    Layers of different widths (embedding genomes after :func:`mut_add_neuron` or
+    :func:`mut_remove_neuron`) are matched as far as they can be
+    (:func:`~operators.alignment.aligned_pairs`: the ``m = min(n1, n2)`` best pairs of a
+    rectangular assignment), and ``round(coefficient * m)`` random matched pairs trade places.
+    Unmatched neurons never move, so each child keeps its parent's width.
+
     Both individuals are modified in place; ``fitness`` is not touched.
 
     Args:
-        ind1, ind2: compatible genomes with as many neurons in ``layer``.
+        ind1, ind2: compatible genomes (embedding genomes' widths may differ, see above).
         layer: a hidden layer (the output layer is already matched by class).
-        coefficient: fraction of the layer's neurons exchanged, in ``[0, 1]``.
+        coefficient: fraction of the matched pairs exchanged, in ``[0, 1]``.
         method: ``"embedding"`` (embedding genomes, default), ``"weights"`` (direct, default; Git
             Re-Basin weight matching, no data) or ``"activation"`` (direct; activation correlation
             on ``probe``).
@@ -119,9 +125,8 @@ def cx_transplant_aligned(
         A tuple of two individuals ``(ind1, ind2)``.
 
     Raises:
-        ValueError: as :func:`cx_transplant`, plus the output layer, different widths in
-            ``layer``, or a method that does not fit the encoding. Both individuals are then
-            unchanged.
+        ValueError: as :func:`cx_transplant`, plus the output layer or a method that does not
+            fit the encoding. Both individuals are then unchanged.
     """
     return _transplant(ind1, ind2, layer, coefficient, True, method, move_outgoing, repair, probe, rng)
 
@@ -150,16 +155,22 @@ def _transplant(
     if aligned:
         check_hidden_layer(ind1, index, "aligned transplant")
         method = resolve_method(ind1, method)
-        other = aligned_copy(ind1, ind2, method=method, layers=None if direct else [index], probe=probe)
+        other, partners = aligned_pairs(ind1, ind2, method=method, layers=None if direct else [index], probe=probe)
     else:
-        other = ind2
-    # Equal widths here: direct shapes, matched layers and class keys are all checked above.
+        other, partners = ind2, {}
+    # Keyed layers swap pairs: ind1's neuron rows[j] with other's neuron j. Direct shapes and
+    # class keys are equal (checked above); aligned layers pair min(n1, n2) matched neurons.
     keyed = direct or aligned or arch.is_output(index)
 
     rng = python_rng(rng)
     n1, n2 = len(ind1.layers[index]), len(other.layers[index])
-    index1 = choose_neurons(rng, n1, neuron_count(coefficient, n1))
-    index2 = index1 if keyed else choose_neurons(rng, n2, neuron_count(coefficient, n2))
+    if keyed:
+        rows = partners.get(index, torch.arange(n1))
+        index2 = choose_neurons(rng, len(rows), neuron_count(coefficient, len(rows)))
+        index1 = rows[index2].tolist()
+    else:
+        index1 = choose_neurons(rng, n1, neuron_count(coefficient, n1))
+        index2 = choose_neurons(rng, n2, neuron_count(coefficient, n2))
     layers1, layers2 = list(ind1.layers), list(other.layers)
     layers1[index], layers2[index] = exchange_records(layers1[index], index1, layers2[index], index2)
     if direct and move_outgoing and not arch.is_output(index):
