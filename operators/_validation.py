@@ -51,6 +51,29 @@ def check_hidden_layer(genome: Genome, index: int, operation: str) -> None:
         )
 
 
+def check_genome(genome: Genome, name: str) -> None:
+    """Raise unless ``genome`` is a consistent genome with finite records (:meth:`Genome.validate`).
+
+    Catches what was written into a genome's tensors in place after construction, such as NaN or
+    Inf, before an operator spreads it into children or hands it to an assignment solver.
+
+    Args:
+        genome: the operator's argument.
+        name: the argument's name in the operator (``"ind1"``, ``"ind2"``, ``"individual"``, ...),
+            which starts the message: ``"ind2: layer 1 contains NaN or Inf"``.
+
+    Raises:
+        TypeError: not a genome.
+        ValueError: :meth:`Genome.validate`'s message (which layer, what is wrong), after ``name``.
+    """
+    if not isinstance(genome, Genome):
+        raise TypeError(f"{name}: expected a neuroevo genome, got {type(genome).__name__}")
+    try:
+        genome.validate()
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
 def _layer_kinds(architecture: Architecture) -> str:
     return "-".join(
         "output" if architecture.is_output(i) else "conv" if architecture.is_conv(i) else "dense"

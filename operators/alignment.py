@@ -40,6 +40,7 @@ from operators._records import outgoing_weights
 from operators._validation import (
     check_compatible,
     check_equal_widths,
+    check_genome,
     check_hidden_layer,
     check_probe,
     layer_index,
@@ -100,8 +101,9 @@ def match_neurons(
         ``permutation[i]``, the one matched with ``reference``'s neuron ``i``.
 
     Raises:
-        ValueError: incompatible genomes, a method that does not fit the encoding, an output or
-            out-of-range layer, different widths, or a missing or malformed probe.
+        ValueError: incompatible genomes, NaN or Inf in either, a method that does not fit the
+            encoding, an output or out-of-range layer, different widths, or a missing or malformed
+            probe.
     """
     method, indices = _checked(reference, other, method, layers)
     check_equal_widths(reference, other, indices, "neuron matching")
@@ -168,6 +170,8 @@ def _checked(
     reference: Genome, other: Genome, method: str | None, layers: Sequence[int] | None
 ) -> tuple[str, list[int]]:
     """Validate a matching request; return the method and the hidden layers to match."""
+    check_genome(reference, "reference")
+    check_genome(other, "other")
     check_compatible(reference, other)
     method = resolve_method(reference, method)
     if layers is None:

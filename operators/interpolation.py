@@ -11,6 +11,7 @@ from operators._validation import (
     check_compatible,
     check_encoding,
     check_fraction,
+    check_genome,
     check_hidden_layer,
     check_probe,
     layer_index,
@@ -58,9 +59,10 @@ def cx_interpolate(
         A tuple of two individuals ``(ind1, ind2)``.
 
     Raises:
-        ValueError: incompatible genomes, ``alpha`` outside ``[0, 1]``, ``layer`` out of range,
-            or ``repair`` without a direct genome and a probe. Both individuals are then
-            unchanged.
+        ValueError: incompatible genomes, a parent with NaN or Inf (or otherwise invalid; the
+            message names ``ind1`` or ``ind2`` and the layer), ``alpha`` outside ``[0, 1]``,
+            ``layer`` out of range, or ``repair`` without a direct genome and a probe. Both
+            individuals are then unchanged.
     """
     return _interpolate(ind1, ind2, alpha, layer, False, None, repair, probe)
 
@@ -122,6 +124,8 @@ def _interpolate(
     probe: Tensor | None,
 ) -> tuple[Genome, Genome]:
     # Validate and compute everything first; the individuals change only in the last two lines.
+    check_genome(ind1, "ind1")
+    check_genome(ind2, "ind2")
     check_compatible(ind1, ind2)
     alpha = check_fraction("alpha", alpha)
     arch = ind1.architecture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Iterable, Sequence
 
@@ -9,7 +10,7 @@ import torch
 
 from neuroevo.genomes import Genome, random_embedding_records
 from neuroevo.neurons import NeuronSet
-from operators._validation import check_encoding, check_fraction, check_hidden_layer, layer_index
+from operators._validation import check_encoding, check_fraction, check_genome, check_hidden_layer, layer_index
 from operators.randomness import RandomSource, python_rng, torch_generator
 
 
@@ -46,12 +47,14 @@ def mut_gaussian(
         A tuple of one individual.
 
     Raises:
-        ValueError: ``sigma < 0``, ``indpb`` outside ``[0, 1]`` or an unknown field name (the
-            individual is then unchanged).
+        ValueError: NaN or Inf in the individual (or an otherwise invalid one; the message names
+            the layer), ``sigma < 0``, ``mu`` or ``sigma`` not finite, ``indpb`` outside
+            ``[0, 1]`` or an unknown field name (the individual is then unchanged).
     """
+    check_genome(individual, "individual")
     indpb = check_fraction("indpb", indpb)
-    if not sigma >= 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if not (math.isfinite(mu) and math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"mu must be finite and sigma finite and >= 0, got mu={mu}, sigma={sigma}")
     available = sorted({name for layer in individual.layers for name in layer.names})
     selected = set(available if fields is None else fields)
     unknown = selected - set(available)
@@ -90,8 +93,10 @@ def mut_add_neuron(individual: Genome, layer: int | None = None, *, rng: random.
 
     Raises:
         ValueError: a direct genome (its widths are fixed by its neighbours' weight shapes), the
-            output layer (keyed by class), or ``layer`` out of range.
+            output layer (keyed by class), ``layer`` out of range, or NaN or Inf in the
+            individual (the message names the layer). The individual is then unchanged.
     """
+    check_genome(individual, "individual")
     check_encoding(individual, "embedding", "structural mutation")
     rng = python_rng(rng)
     index = _chosen_layer(individual, layer, rng, individual.architecture.hidden_layers)
@@ -125,8 +130,10 @@ def mut_remove_neuron(
         A tuple of one individual.
 
     Raises:
-        ValueError: a direct genome, the output layer, or ``layer`` out of range.
+        ValueError: a direct genome, the output layer, ``layer`` out of range, or NaN or Inf in
+            the individual (the message names the layer). The individual is then unchanged.
     """
+    check_genome(individual, "individual")
     check_encoding(individual, "embedding", "structural mutation")
     rng = python_rng(rng)
     shrinkable = [i for i in individual.architecture.hidden_layers if len(individual.layers[i]) > 1]

@@ -26,6 +26,7 @@ from operators._validation import (
     check_compatible,
     check_encoding,
     check_fraction,
+    check_genome,
     check_hidden_layer,
     check_probe,
     layer_index,
@@ -62,10 +63,12 @@ def repair(
             repair (the others are left alone).
 
     Raises:
-        ValueError: a non-direct or incompatible genome, an output layer in ``mix``, a mix outside
+        ValueError: a non-direct or incompatible genome, NaN or Inf in any of the three (the
+            message names which and the layer), an output layer in ``mix``, a mix outside
             ``[0, 1]``, or a missing or malformed probe. ``child`` is then unchanged.
     """
-    for genome in (child, reference, other):
+    for name, genome in (("child", child), ("reference", reference), ("other", other)):
+        check_genome(genome, name)
         check_encoding(genome, "direct", "REPAIR")
     check_compatible(child, reference)
     check_compatible(child, other)

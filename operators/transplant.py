@@ -13,6 +13,7 @@ from operators._validation import (
     check_compatible,
     check_encoding,
     check_fraction,
+    check_genome,
     check_hidden_layer,
     check_probe,
     layer_index,
@@ -72,9 +73,10 @@ def cx_transplant(
 
     Raises:
         ValueError: incompatible genomes (different input encodings, embedding widths, layer
-            kinds, or direct layer shapes), ``coefficient`` outside ``[0, 1]``, ``layer`` out of
-            range, or ``repair`` without a direct genome and a probe. Both individuals are then
-            unchanged.
+            kinds, or direct layer shapes), a parent with NaN or Inf (or otherwise invalid; the
+            message names ``ind1`` or ``ind2`` and the layer), ``coefficient`` outside ``[0, 1]``,
+            ``layer`` out of range, or ``repair`` without a direct genome and a probe. Both
+            individuals are then unchanged.
     """
     return _transplant(ind1, ind2, layer, coefficient, False, None, move_outgoing, repair, probe, rng)
 
@@ -144,6 +146,8 @@ def _transplant(
     rng: random.Random | None,
 ) -> tuple[Genome, Genome]:
     # Validate and compute everything first; the individuals change only in the last two lines.
+    check_genome(ind1, "ind1")
+    check_genome(ind2, "ind2")
     check_compatible(ind1, ind2)
     index = layer_index(ind1, layer)
     coefficient = check_fraction("coefficient", coefficient)
