@@ -1,4 +1,4 @@
-"""Shared fixtures: small architectures and the optional offline data folders."""
+"""Shared fixtures: small architectures, synthetic data, an IDX folder."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
+# Only tests/test_cli_train.py still imports this (its owner moves it to the built-in mnist-small).
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -66,13 +67,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def shared_mnist() -> Path:
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"offline MNIST not found at {SHARED_MNIST}")
-    return SHARED_MNIST
 
 
 def _blob_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

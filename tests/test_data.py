@@ -23,7 +23,6 @@ from neuroevo.data import (
     train_holdout_split,
 )
 
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 _TYPE_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
@@ -461,21 +460,7 @@ def test_split_invalid_holdout(bad):
     assert repr(bad) in str(info.value)
 
 
-# --- real data (slow) -------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_shared_mnist():
-    if not SHARED_MNIST.is_dir():
-        pytest.skip(f"{SHARED_MNIST} not present")
-    train = load_dataset(SHARED_MNIST, "train")
-    test = load_dataset(SHARED_MNIST, "test")
-    assert (len(train), len(test)) == (5000, 10000)
-    assert train.input_shape == test.input_shape == (1, 28, 28)
-    assert train.n_classes == 10 and train.mean == NORMALISATION["mnist"][0]
-    assert torch.bincount(train.labels, minlength=10).tolist() == [500] * 10
-    assert int(test.labels.min()) == 0 and int(test.labels.max()) == 9
-    assert abs(float(train.images.mean())) < 0.1 and abs(float(train.images.std()) - 1) < 0.1
+# --- real data (slow; the built-in mnist-small: tests/test_builtin_data.py) ----------------
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ followed by one big-endian ``uint32`` per dimension and then the values,
 big-endian, in row-major order. Files may be gzip-compressed; compression is
 detected from the content (gzip magic ``1f 8b``), not from the file name.
 
-This module only parses files and finds them in a folder; turning them into a
+This module parses, finds and writes files; turning them into a
 :class:`neuroevo.data.Dataset` is done in :mod:`neuroevo.data.loading`.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IDX_DTYPES", "read_idx", "find_idx_files", "read_idx_split"]
+__all__ = ["IDX_DTYPES", "read_idx", "find_idx_files", "read_idx_split", "write_idx"]
 
 #: IDX type code -> numpy dtype (big-endian, as stored in the file).
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -209,3 +209,39 @@ def read_idx_split(folder: str | Path, split: str) -> tuple[np.ndarray, np.ndarr
     if len(labels) and labels.min() < 0:
         raise ValueError(f"{labels_path}: negative label {int(labels.min())}")
     return images, labels
+
+
+def write_idx(path: str | Path, array: np.ndarray, *, compress: bool = True) -> Path:
+    """Writes ``array`` as an IDX file, gzip-compressed by default, atomically.
+
+    The gzip stream records no file name and a zero time stamp, so the same
+    array always gives the same bytes.
+
+    Args:
+        path: File to write (its folder must exist).
+        array: Any shape with at least one dimension, of a dtype in
+            :data:`IDX_DTYPES` (any byte order).
+        compress: Write a gzip stream (level 9) instead of raw IDX.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: ``array`` has no dimension, more than 255, or a dtype IDX
+            cannot hold.
+    """
+    array = np.asarray(array)
+    codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise ValueError(f"IDX cannot hold dtype {array.dtype}; use one of {', '.join(map(str, codes))}")
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(f"IDX needs 1 to 255 dimensions, got an array of shape {array.shape}")
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    payload = header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+    data = gzip.compress(payload, compresslevel=9, mtime=0) if compress else payload
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+    return path

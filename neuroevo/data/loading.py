@@ -2,12 +2,15 @@
 
 Sources, chosen by ``name_or_folder``:
 
+* ``"mnist-small"`` (:data:`~neuroevo.data.builtin_sets.BUILTIN_DATASET`): the data set shipped
+  with the package (5,000 MNIST training images, the official 10,000 test images), read from the
+  package's own files: no network, no ``root``.
 * ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` (case-insensitive; also
   ``"fashion_mnist"``, ``"fashionmnist"``, ``"cifar-10"``): read from
   ``root`` in torchvision's layout (``<root>/MNIST/raw``,
   ``<root>/FashionMNIST/raw``, ``<root>/cifar-10-batches-py``), downloaded
   there by torchvision if ``download=True``. ``root`` defaults to
-  ``$NEUROEVO_DATA`` or ``~/.cache/neuroevo/data``. A known name wins over a
+  ``$NEUROEVO_DATA`` or ``~/.cache/neuroevo/data``. A known (or built-in) name wins over a
   folder of the same name in the working directory: write ``./mnist`` (or pass
   a ``pathlib.Path``, which is always taken as a folder) for that.
 * Any other string is a folder path: a folder of CIFAR-10 python batches (or
@@ -36,14 +39,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neuroevo.data.arrays import standardise
+from neuroevo.data.builtin_sets import BUILTIN_DATASET, BUILTIN_DATASETS, builtin_folder
 from neuroevo.data.cifar import CIFAR_FOLDER_NAME, find_cifar_folder, read_cifar_split
 from neuroevo.data.dataset import Dataset
+from neuroevo.data.errors import DataUnavailableError, DownloadError
 from neuroevo.data.idx import read_idx_split
 
 __all__ = ["KNOWN_DATASETS", "NORMALISATION", "SPLITS", "default_data_root", "load_dataset"]
 
-#: Canonical names accepted by :func:`load_dataset`.
-KNOWN_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10")
+#: Canonical names accepted by :func:`load_dataset`: the built-in data set, then those torchvision fetches.
+KNOWN_DATASETS: tuple[str, ...] = (*BUILTIN_DATASETS, "mnist", "fashion-mnist", "cifar10")
 
 #: Splits accepted by :func:`load_dataset`.
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -77,11 +83,8 @@ def default_data_root() -> Path:
 
 def _standardise(images: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """uint8 ``[N, C, H, W]`` -> float32 ``(x / 255 - mean[c]) / std[c]``."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0)
-    shape = (1, -1, 1, 1)
-    return x.sub_(torch.tensor(mean, dtype=torch.float32).view(shape)).div_(
-        torch.tensor(std, dtype=torch.float32).view(shape)
-    )
+    pixels = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0)
+    return standardise(pixels, mean, std, in_place=True)
 
 
 def _make(
@@ -150,13 +153,9 @@ def _load_folder(folder: Path, split: str) -> Dataset:
     return _load_idx_folder(idx_folder, split, name=f"idx:{folder.name}", known=_recognise(folder.name))
 
 
-def _missing_message(name: str, folder: Path, err: Exception) -> str:
-    return (
-        f"{name} not found in {folder} ({err}). Fix: pass download=True to fetch it with torchvision "
-        f"(needs internet), pass root= (or set $NEUROEVO_DATA) to a folder that already holds "
-        f"{_TORCHVISION_CLASS[name] + '/raw' if name != 'cifar10' else CIFAR_FOLDER_NAME}/, "
-        f"or load a local folder directly with load_dataset('/path/to/folder')."
-    )
+def _missing(name: str, folder: Path, err: Exception) -> DataUnavailableError:
+    layout = _TORCHVISION_CLASS[name] + "/raw" if name != "cifar10" else CIFAR_FOLDER_NAME
+    return DataUnavailableError(name, folder, str(err), layout)
 
 
 def _download(name: str, root: Path) -> None:
@@ -176,9 +175,7 @@ def _download(name: str, root: Path) -> None:
         else:
             getattr(torchvision.datasets, _TORCHVISION_CLASS[name])(str(root), train=True, download=True)
     except Exception as err:  # network errors come in many types
-        raise RuntimeError(
-            f"could not download {name} into {root}: {err}. Without internet, point at a local folder instead."
-        ) from err
+        raise DownloadError(name, root, str(err)) from err
 
 
 def _load_known(name: str, split: str, root: Path, download: bool) -> Dataset:
@@ -189,13 +186,13 @@ def _load_known(name: str, split: str, root: Path, download: bool) -> Dataset:
         try:
             images, labels = read_cifar_split(folder, split)
         except FileNotFoundError as err:
-            raise FileNotFoundError(_missing_message(name, folder, err)) from err
+            raise _missing(name, folder, err) from err
         return _make(images, labels, name=name, split=split, n_classes=10, stats=NORMALISATION[name], source=folder)
     folder = root / _TORCHVISION_CLASS[name] / "raw"
     try:
         images, labels = read_idx_split(folder, split)
     except FileNotFoundError as err:
-        raise FileNotFoundError(_missing_message(name, folder, err)) from err
+        raise _missing(name, folder, err) from err
     return _make(
         images[:, None], labels, name=name, split=split, n_classes=10, stats=NORMALISATION[name], source=folder
     )
@@ -211,13 +208,14 @@ def load_dataset(
     """Loads a whole data set split into CPU tensors.
 
     Args:
-        name_or_folder: A known name (:data:`KNOWN_DATASETS`) or a folder of
-            IDX files or CIFAR-10 python batches (see the module docstring).
+        name_or_folder: A known name (:data:`KNOWN_DATASETS`: the built-in
+            ``"mnist-small"`` or one torchvision fetches) or a folder of IDX
+            files or CIFAR-10 python batches (see the module docstring).
         split: ``"train"`` or ``"test"``.
-        root: Where known data sets live / are downloaded to; default
-            :func:`default_data_root`. Ignored for folders.
-        download: Fetch a known data set with torchvision if it is missing
-            (needs internet). Ignored for folders.
+        root: Where downloadable data sets live / are downloaded to; default
+            :func:`default_data_root`. Ignored for folders and the built-in set.
+        download: Fetch a downloadable data set with torchvision if it is
+            missing (needs internet). Ignored for folders and the built-in set.
 
     Returns:
         The split as a :class:`~neuroevo.data.Dataset` on the CPU: images
@@ -225,15 +223,19 @@ def load_dataset(
 
     Raises:
         ValueError: Unknown split; ``name_or_folder`` is neither a known name
-            nor an existing folder (the message lists the known names); a file
-            is malformed (the message names it).
-        FileNotFoundError: The data set's files are missing (the message names
-            the folder, the missing files and how to fix it).
-        RuntimeError: ``download=True`` but the download failed.
+            nor an existing folder (the message lists the known names and the
+            built-in one); a file is malformed (the message names it).
+        FileNotFoundError: The data set's files are missing (a known name's:
+            :class:`~neuroevo.data.errors.DataUnavailableError`, whose message
+            names the folder, the missing files and how to fix it).
+        RuntimeError: ``download=True`` but the download failed
+            (:class:`~neuroevo.data.errors.DownloadError`).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
     key = str(name_or_folder).strip().lower()
+    if not isinstance(name_or_folder, Path) and key in BUILTIN_DATASETS:
+        return _load_idx_folder(builtin_folder(key), split, name=key, known=BUILTIN_DATASETS[key])
     if not isinstance(name_or_folder, Path) and key in _ALIASES:
         name = _ALIASES[key]
         return _load_known(name, split, Path(root).expanduser() if root is not None else default_data_root(), download)
@@ -242,5 +244,6 @@ def load_dataset(
         return _load_folder(folder, split)
     what = "a file, not a folder" if folder.exists() else "not an existing folder"
     raise ValueError(
-        f"unknown data set {str(name_or_folder)!r}: not a known name ({', '.join(KNOWN_DATASETS)}) and {what}"
+        f"unknown data set {str(name_or_folder)!r}: {what}, and not a known name "
+        f"({', '.join(KNOWN_DATASETS)}; {BUILTIN_DATASET} is built in and needs no download)"
     )

@@ -9,7 +9,7 @@ import torch
 
 from neuroevo.data.dataset import Dataset
 
-__all__ = ["holdout_count", "train_holdout_split"]
+__all__ = ["holdout_count", "stratified_indices", "train_holdout_split"]
 
 
 def holdout_count(holdout: int | float, n: int) -> int:
@@ -40,11 +40,19 @@ def holdout_count(holdout: int | float, n: int) -> int:
     return count
 
 
-def _stratified_holdout(labels: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """Picks ``count`` indices with class proportions as in ``labels`` (CPU int64 [N]).
+def stratified_indices(labels: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """Picks ``count`` indices at random with class proportions as in ``labels``.
 
     Each class gets ``count * n_c / N`` samples, rounded down, and the remaining
     slots go to the classes with the largest remainders (ties: lower class).
+
+    Args:
+        labels: CPU int64 ``[N]``.
+        count: How many to pick, ``0 <= count <= N``.
+        generator: Source of randomness (CPU).
+
+    Returns:
+        int64 ``[count]`` distinct indices, grouped by class (not sorted).
     """
     classes, sizes = torch.unique(labels, return_counts=True)
     exact = sizes.double() * count / len(labels)
@@ -94,7 +102,7 @@ def train_holdout_split(
     count = holdout_count(holdout, n)
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     if stratify:
-        held = _stratified_holdout(dataset.labels.cpu(), count, generator)
+        held = stratified_indices(dataset.labels.cpu(), count, generator)
     else:
         held = torch.randperm(n, generator=generator)[:count]
     mask = torch.zeros(n, dtype=torch.bool)

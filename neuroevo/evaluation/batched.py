@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
+from neuroevo.data import as_dataset
 from neuroevo.evaluation.budget import (
     FLOAT_BYTES,
     BucketCost,
@@ -88,6 +89,7 @@ def evaluate_population(
             architecture (input size, labels outside the classes); unknown metrics; a budget too
             small for one genome (the message names the bytes needed).
     """
+    data = as_dataset(data)
     metrics = check_metrics(metrics)
     images, labels = _check_data(genomes, data)
     _check_positive("memory_budget", memory_budget)

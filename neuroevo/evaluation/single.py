@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroevo.architecture import Architecture
-from neuroevo.data import Dataset
+from neuroevo.data import Dataset, as_dataset
 from neuroevo.decoding import decode
 from neuroevo.genomes import Genome
 
@@ -116,6 +116,7 @@ def evaluate_genome(
             must have exactly the genome's classes, see :func:`check_genome_fits_data`), or
             malformed or empty data.
     """
+    data = as_dataset(data, n_classes=genome.architecture.n_classes)
     images, labels = data_tensors(data)
     if isinstance(data, Dataset):
         check_genome_fits_data(genome.architecture, data)

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from neuroevo.data import Dataset
+from neuroevo.data import Dataset, as_dataset
 from neuroevo.encoding import check_same_encoding
 from neuroevo.evaluation import evaluate_population
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
@@ -143,6 +143,7 @@ def run_sweep(
             no shared input encoding, a layer that does not exist, an unknown variant, a
             coefficient outside [0, 1], or a data-using variant without a probe.
     """
+    data = as_dataset(data)
     if kind not in KINDS:
         raise ValueError(f"unknown sweep kind {kind!r}; choose one of {', '.join(KINDS)}")
     parents.validate()

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from neuroevo.data import Dataset
+from neuroevo.data import DataLike, Dataset, as_dataset
 from neuroevo.decoding import decode
 from neuroevo.genomes import Genome
 from neuroevo.training.config import TrainConfig
@@ -77,8 +77,8 @@ def batch_stream(
 
 def train_genome(
     genome: Genome,
-    train_data: Dataset,
-    holdout_data: Dataset | None,
+    train_data: DataLike,
+    holdout_data: DataLike | None,
     *,
     config: TrainConfig = TrainConfig(),
     device: torch.device | str | None = None,
@@ -94,8 +94,11 @@ def train_genome(
 
     Args:
         genome: the starting point (e.g. a random genome).
-        train_data: training samples (moved to ``device`` for the run).
-        holdout_data: validation samples for model selection, or ``None`` (keep the final step).
+        train_data: training samples (moved to ``device`` for the run): a
+            :class:`~neuroevo.data.Dataset` or a pair ``(x, y)`` of arrays or tensors (taken as
+            they are, see :func:`~neuroevo.data.as_dataset`; their classes are the genome's).
+        holdout_data: validation samples for model selection (the same kinds), or ``None`` (keep
+            the final step).
         config: the recipe.
         device: where to train (CPU when ``None``).
         progress: show a tqdm progress bar.
@@ -104,9 +107,13 @@ def train_genome(
         A :class:`TrainResult`.
 
     Raises:
-        ValueError: the data does not fit the genome's architecture (input size, classes) or is
-            empty; raised before any training.
+        ValueError: the data does not fit the genome's architecture (input size, classes), is
+            empty or malformed (see :func:`~neuroevo.data.as_dataset`); raised before any training.
+        TypeError: data that is neither a data set nor a pair.
     """
+    n_classes = genome.architecture.n_classes
+    train_data = as_dataset(train_data, n_classes=n_classes)
+    holdout_data = None if holdout_data is None else as_dataset(holdout_data, n_classes=n_classes)
     for dataset in (train_data, holdout_data):
         if dataset is not None:
             check_genome_fits_data(genome.architecture, dataset)
