@@ -76,9 +76,16 @@ def mut_gaussian(
 
 def mut_add_neuron(individual: Genome, layer: int | None = None, *, rng: random.Random | None = None) -> tuple[Genome]:
     """Structural mutation: add one neuron with a fresh random record to a hidden layer of an
-    embedding genome (``z ~ N(0, 1/d)``, bias 0, kernel ``U(-1/k, 1/k)``; see
-    :func:`neuroevo.genomes.random_embedding_records`). Its incoming and outgoing weights are
+    embedding genome, drawn at the layer's own scale. Its incoming and outgoing weights are
     generated from its embedding, so the layer simply grows.
+
+    Every record field but the bias (embedding, kernel, free junction features) is drawn
+    ``N(0, s^2)`` per component, where ``s`` is the root mean square of that field over the
+    layer's existing neurons: the new neuron's expected squared norm is the layer's mean squared
+    norm, whatever the initialisation or training did to the layer's scale. The bias is 0. A
+    field that is zero throughout the layer falls back to the initial rule of
+    :func:`neuroevo.genomes.random_embedding_records` (``z ~ N(0, 1/d)``, kernels
+    ``U(-1/k, 1/k)``).
 
     The individual is modified in place; ``fitness`` is not touched.
 
@@ -102,10 +109,15 @@ def mut_add_neuron(individual: Genome, layer: int | None = None, *, rng: random.
     index = _chosen_layer(individual, layer, rng, individual.architecture.hidden_layers)
     if index is None:
         raise ValueError(f"architecture {individual.architecture.spec} has no hidden layer to grow")
-    record = random_embedding_records(
-        individual.architecture, index, 1, individual.d, generator=torch_generator(rng)
-    )
     grown = individual.layers[index]
+    generator = torch_generator(rng)
+    fallback = random_embedding_records(individual.architecture, index, 1, individual.d, generator=generator)
+    scaled = {}
+    for name, values in grown.items():
+        scale = 0.0 if name == "bias" else values.detach().double().square().mean().sqrt().item()
+        if scale > 0:
+            scaled[name] = torch.randn(fallback[name].shape, generator=generator) * scale
+    record = fallback.replace(**scaled)
     individual.layers[index] = NeuronSet.concat([grown, record.to(grown["bias"].device)])
     return (individual,)
 
