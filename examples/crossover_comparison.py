@@ -58,7 +58,8 @@ from populations import (
     similar,
     train_parents,
 )
-from populations.plots import mean_confidence_interval, plot_mean_ci
+from neuroevo.statistics import mean_confidence_interval
+from populations.plots import plot_mean_ci
 
 CROSSOVER_ARM = {"cxpb": 1.0, "mutpb": 0.2}
 MUTATION_ARM = {"cxpb": 0.0, "mutpb": 1.0}

@@ -7,34 +7,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from deap import tools
-from scipy import stats
 
-from neuroevo.files import atomic_write
+from neuroevo.plotting import pyplot, save_figure
+from neuroevo.statistics import mean_confidence_interval
 
 __all__ = ["mean_confidence_interval", "plot_logbook", "plot_mean_ci"]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as error:
-        raise ImportError("plots need matplotlib: pip install 'neuroevo[plots]'") from error
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure: Any, path: str | os.PathLike) -> Path:
-    plt = _pyplot()
-    try:
-        return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
-    finally:
-        plt.close(figure)
 
 
 def plot_logbook(
@@ -59,7 +40,7 @@ def plot_logbook(
     if source is None:
         raise ValueError(f"the logbook has none of the fields {list(fields)}")
     present = [f for f in fields if f in source[0]]
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 4))
     generations = logbook.select("gen")
     for name in present:
@@ -67,26 +48,7 @@ def plot_logbook(
     axes.set(xlabel="generation", ylabel="fitness", title=title)
     axes.grid(alpha=0.3)
     axes.legend()
-    return _save(figure, path)
-
-
-def mean_confidence_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over runs and half-width of its Student-t confidence interval.
-
-    Args:
-        values: ``[runs, T]`` (e.g. best fitness of each run at each generation).
-        confidence: the interval's coverage.
-
-    Returns:
-        ``(mean [T], half_width [T])``; the half-width is 0 with a single run.
-    """
-    values = np.asarray(values, dtype=float)
-    mean = values.mean(axis=0)
-    runs = values.shape[0]
-    if runs < 2:
-        return mean, np.zeros_like(mean)
-    sem = values.std(axis=0, ddof=1) / np.sqrt(runs)
-    return mean, sem * stats.t.ppf((1 + confidence) / 2, runs - 1)
+    return save_figure(figure, path)
 
 
 def plot_mean_ci(
@@ -106,7 +68,7 @@ def plot_mean_ci(
         path: the PNG file (written atomically).
         x: the ``T`` x values (default ``0 .. T-1``).
     """
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for name, values in curves.items():
         mean, half = mean_confidence_interval(values, confidence)
@@ -116,4 +78,4 @@ def plot_mean_ci(
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(figure, path)
+    return save_figure(figure, path)

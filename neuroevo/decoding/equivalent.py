@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neuroevo.decoding.functional import generate_weight, junction_embeddings
+from neuroevo.embedding_maths import generate_weight, junction_embeddings
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
 from neuroevo.neurons import NeuronSet
 

@@ -1,34 +1,28 @@
 """Stateless building blocks shared by the decoded modules and the batched population evaluator.
 
+The weight generation itself (``sigma``, ``W = sigma(Z_prev Z_next^T)``, the junction's input
+embeddings) lives one level down, in :mod:`neuroevo.embedding_maths`, and is re-exported here.
+
 Shapes use ``B`` for samples, ``m``/``n`` for neurons of consecutive layers, ``d`` for the embedding
 width. Functions accept optional leading *population* dimensions on the genome tensors where noted.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
+from neuroevo.embedding_maths import generate_weight, junction_embeddings
 
-_SIGMAS: dict[str, Callable[[Tensor], Tensor]] = {
-    "identity": lambda t: t,
-    "tanh": torch.tanh,
-    "sinh": torch.sinh,
-}
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu,
     "tanh": torch.tanh,
     "gelu": F.gelu,
 }
-
-
-def sigma_function(name: str) -> Callable[[Tensor], Tensor]:
-    """The weight-generation nonlinearity ``sigma`` by name (``identity``, ``tanh``, ``sinh``)."""
-    return _SIGMAS[name]
 
 
 def activation_function(name: str) -> Callable[[Tensor], Tensor]:
@@ -48,19 +42,6 @@ def prepare_input(x: Tensor, architecture: Architecture) -> Tensor:
     if architecture.n_conv:
         return x.reshape(x.shape[0], *architecture.input_shape)
     return x.reshape(x.shape[0], -1)
-
-
-def generate_weight(z_prev: Tensor, z_next: Tensor, sigma: str = "identity") -> Tensor:
-    """``W = sigma(Z_prev Z_next^T)``.
-
-    Args:
-        z_prev: ``[..., m, d]`` embeddings of the sending layer.
-        z_next: ``[..., n, d]`` embeddings of the receiving layer.
-
-    Returns:
-        ``[..., m, n]``: ``W[i, j]`` is the weight from neuron ``i`` to neuron ``j``.
-    """
-    return sigma_function(sigma)(z_prev @ z_next.transpose(-1, -2))
 
 
 def factored_is_cheaper(batch: int, m: int, d: int, n: int) -> bool:
@@ -130,32 +111,6 @@ def junction_inputs(h: Tensor, architecture: Architecture) -> Tensor:
     return h.mean(dim=(2, 3)) if architecture.junction == "gap" else h.flatten(1)
 
 
-def junction_embeddings(
-    conv_embeddings: Tensor, architecture: Architecture, positions: Tensor | None, features: Tensor | None
-) -> Tensor:
-    """Embeddings of the dense-layer inputs at the conv-to-dense junction.
-
-    * ``"position"``: feature ``(i, p)`` has embedding ``z_i * e_p`` (elementwise), so its outgoing
-      weights ``W[(i, p), j] = sigma((z_i * e_p) . z_j)`` come from the neuron's own embedding and
-      the shared position embeddings ``e_p``: a moved conv neuron carries its outgoing weights.
-    * ``"free"``: feature ``(i, p)`` has the free embedding ``features[i, p]`` (the paper's code).
-    * ``"gap"``: the input is the position average, with embedding ``z_i``.
-
-    Args:
-        conv_embeddings: ``[c, d]`` embeddings of the last conv layer.
-        positions: ``[P, d]`` shared position embeddings (``"position"`` only).
-        features: ``[c, P, d]`` free feature embeddings (``"free"`` only).
-
-    Returns:
-        ``[c * P, d]`` (channel major, matching :func:`junction_inputs`) or ``[c, d]`` for ``"gap"``.
-    """
-    if architecture.junction == "gap":
-        return conv_embeddings
-    if architecture.junction == "free":
-        return features.flatten(0, 1)
-    return (conv_embeddings.unsqueeze(1) * positions.unsqueeze(0)).flatten(0, 1)
-
-
 def direct_pre_activation(architecture: Architecture, layer: Mapping[str, Tensor], index: int, h: Tensor) -> Tensor:
     """Pre-activations of direct-genome layer ``index`` given its input ``h``.
 
@@ -182,3 +137,47 @@ def hidden_layer_output(architecture: Architecture, index: int, pre: Tensor) -> 
         return activation_function(arch.activation)(pre)
     h = finish_conv_layer(pre, arch)
     return junction_inputs(h, arch) if index == arch.n_conv - 1 else h
+
+
+def embedding_layer_outputs(
+    architecture: Architecture,
+    layers: Sequence[Mapping[str, Tensor]],
+    input_embeddings: Tensor,
+    position_embeddings: Tensor | None,
+    x: Tensor,
+) -> Iterator[tuple[int, Tensor, Tensor]]:
+    """The forward pass of an embedding genome, one layer at a time.
+
+    Args:
+        layers: each layer's neuron records (``embeddings``, ``bias``, maybe ``kernels``/``features``).
+        input_embeddings: ``[n_inputs, d]`` (dense) or ``[C, d]`` (conv) input encoding.
+        position_embeddings: ``[P, d]`` shared position embeddings (``"position"`` junction) or ``None``.
+        x: ``[B, *input_shape]`` or ``[B, n_inputs]`` inputs.
+
+    Yields:
+        ``(index, h, z)`` per layer in depth order: ``h`` what the layer passes on (``[B, n, H, W]``
+        after activation and pooling for conv layers, ``[B, n]`` after the activation for dense hidden
+        layers, the ``[B, n_classes]`` logits for the output layer) and ``z`` its ``[n, d]`` embeddings.
+    """
+    arch = architecture
+    activate = activation_function(arch.activation)
+    h = prepare_input(x, arch)
+    z_prev = input_embeddings
+    for index in range(arch.n_conv):
+        layer = layers[index]
+        pointwise = generate_weight(z_prev, layer["embeddings"], arch.sigma).T
+        h = finish_conv_layer(separable_conv(h, pointwise, layer["kernels"], layer["bias"]), arch)
+        z_prev = layer["embeddings"]
+        yield index, h, z_prev
+    if arch.n_conv:
+        last = layers[arch.n_conv - 1]
+        features = last["features"] if "features" in last else None
+        z_prev = junction_embeddings(z_prev, arch, position_embeddings, features)
+        h = junction_inputs(h, arch)
+    for index in range(arch.n_conv, arch.n_layers):
+        layer = layers[index]
+        h = dense_from_embeddings(h, z_prev, layer["embeddings"], layer["bias"], arch.sigma)
+        if index < arch.n_layers - 1:
+            h = activate(h)
+        z_prev = layer["embeddings"]
+        yield index, h, z_prev

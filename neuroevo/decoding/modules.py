@@ -7,16 +7,10 @@ from torch import Tensor, nn
 
 from neuroevo.architecture import Architecture
 from neuroevo.decoding.functional import (
-    activation_function,
-    dense_from_embeddings,
     direct_pre_activation,
-    finish_conv_layer,
-    generate_weight,
+    embedding_layer_outputs,
     hidden_layer_output,
-    junction_embeddings,
-    junction_inputs,
     prepare_input,
-    separable_conv,
 )
 from neuroevo.encoding import InputEncoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
@@ -58,9 +52,6 @@ class GenomeNetwork(nn.Module):
         """Current parameters as CPU neuron sets (copies)."""
         return [layer.to_neuron_set() for layer in self.layers]
 
-    def _activate(self, h: Tensor) -> Tensor:
-        return activation_function(self.architecture.activation)(h)
-
     def extra_repr(self) -> str:
         widths = "-".join(str(len(layer["bias"])) for layer in self.layers)
         return f"{self.architecture}, widths={widths}"
@@ -91,25 +82,9 @@ class EmbeddingNetwork(GenomeNetwork):
             self.register_parameter("position_embeddings", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        arch = self.architecture
-        h = prepare_input(x, arch)
-        z_prev = self.input_embeddings
-        for index in range(arch.n_conv):
-            layer = self.layers[index]
-            pointwise = generate_weight(z_prev, layer["embeddings"], arch.sigma).T
-            h = finish_conv_layer(separable_conv(h, pointwise, layer["kernels"], layer["bias"]), arch)
-            z_prev = layer["embeddings"]
-        if arch.n_conv:
-            last = self.layers[arch.n_conv - 1]
-            features = last["features"] if "features" in last else None
-            z_prev = junction_embeddings(z_prev, arch, self.position_embeddings, features)
-            h = junction_inputs(h, arch)
-        for index in range(arch.n_conv, arch.n_layers):
-            layer = self.layers[index]
-            h = dense_from_embeddings(h, z_prev, layer["embeddings"], layer["bias"], arch.sigma)
-            if index < arch.n_layers - 1:
-                h = self._activate(h)
-            z_prev = layer["embeddings"]
+        for _, h, _ in embedding_layer_outputs(self.architecture, self.layers, self.input_embeddings,
+                                               self.position_embeddings, x):
+            pass
         return h
 
     def input_encoding(self) -> InputEncoding:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
-from neuroevo.decoding.functional import generate_weight, junction_embeddings
+from neuroevo.embedding_maths import generate_weight, junction_embeddings
 from neuroevo.genomes import DirectGenome
 
 

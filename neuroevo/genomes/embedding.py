@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 
 from neuroevo.architecture import Architecture
+from neuroevo.embedding_maths import junction_embeddings
 from neuroevo.encoding import InputEncoding
 from neuroevo.genomes.base import Genome
 from neuroevo.neurons import NeuronSet
@@ -137,8 +138,6 @@ def scaled_to_fan_in(
     rows of ``Z_prev`` (input neurons, the previous layer, or the junction's features). Layers are
     processed in depth order, each against the already rescaled previous one (new neuron sets).
     """
-    from neuroevo.decoding.functional import junction_embeddings
-
     result: list[NeuronSet] = []
     z_prev = input_encoding.inputs
     for index, layer in enumerate(layers):

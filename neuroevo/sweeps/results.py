@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroevo.files import atomic_write
+from neuroevo.plotting import pyplot, save_figure
 from neuroevo.sweeps.statistics import area_under_curve, loss_barrier, mean_confidence_interval, retention
 
 
@@ -181,16 +182,13 @@ class SweepResult:
         paths = {"json": folder / f"{stem}.json", "csv": folder / f"{stem}.csv", "png": folder / f"{stem}.png"}
         atomic_write(paths["json"], lambda tmp: tmp.write_text(self.to_json()))
         atomic_write(paths["csv"], lambda tmp: tmp.write_text(self.to_csv()))
-        atomic_write(paths["png"], lambda tmp: self.plot(tmp))
+        self.plot(paths["png"])
         return paths
 
-    def plot(self, path: str | Path, confidence: float = 0.95) -> None:
-        """Mean accuracy per variant with a shaded confidence band (the paper's Fig. 3 / 4 style)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    def plot(self, path: str | Path, confidence: float = 0.95) -> Path:
+        """Mean accuracy per variant with a shaded confidence band (the paper's Fig. 3 / 4 style), as a
+        PNG written atomically to ``path``. Returns the path."""
+        plt = pyplot()
         figure, axis = plt.subplots(figsize=(6.4, 4.2), dpi=120)
         colours = plt.get_cmap("tab10")
         for index, curve in enumerate(self.curves):
@@ -210,5 +208,4 @@ class SweepResult:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8, loc="lower left")
         figure.tight_layout()
-        figure.savefig(path, format="png")
-        plt.close(figure)
+        return save_figure(figure, path)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from neuroevo.decoding.functional import activation_function, dense_from_embeddings, prepare_input
+from neuroevo.decoding.functional import embedding_layer_outputs
 from neuroevo.encoding import check_same_encoding
 from neuroevo.genomes import EmbeddingGenome
 
@@ -54,18 +54,10 @@ def layer_summaries(genome: EmbeddingGenome, images: Tensor) -> list[Tensor]:
         ValueError: not an embedding genome, conv layers, or ``sigma != identity``.
     """
     _check_dense(genome)
-    arch = genome.architecture
-    activate = activation_function(arch.activation)
     first = genome.layers[0]["embeddings"]
-    h = prepare_input(images, arch).to(first.device, first.dtype)
-    z_prev = genome.input_encoding.inputs.to(first.device, first.dtype)
-    summaries = []
-    for index in arch.hidden_layers:
-        layer = genome.layers[index]
-        h = activate(dense_from_embeddings(h, z_prev, layer["embeddings"], layer["bias"]))
-        z_prev = layer["embeddings"]
-        summaries.append(h @ z_prev)
-    return summaries
+    outputs = embedding_layer_outputs(genome.architecture, genome.layers, genome.input_encoding.inputs.to(first),
+                                      None, images.to(first))
+    return [h @ z for index, h, z in outputs if index in genome.architecture.hidden_layers]
 
 
 def summary_mismatch(target: EmbeddingGenome, donor: EmbeddingGenome, images: Tensor) -> list[float]:
