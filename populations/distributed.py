@@ -21,6 +21,7 @@ import torch
 from deap import base
 
 from neuroevo.data import Dataset
+from neuroevo.validation import check_int
 from populations.individuals import Individual
 from populations.toolbox import BatchedEvaluation, BatchedMap, FitnessValues
 
@@ -76,8 +77,8 @@ class RayEvaluator:
         except ImportError as error:
             raise ImportError("distributed evaluation needs Ray: pip install 'neuroevo[distributed]'") from error
         for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            if value is not None:
+                check_int(name, value)
         if not ray.is_initialized():
             ray.init(address=address, **(init_options or {}))
         if n_workers is None:

@@ -17,6 +17,7 @@ from neuroevo.encoding import InputEncoding
 from neuroevo.files import load_genome
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.training import TrainConfig, train_genome
+from neuroevo.validation import check_int
 from operators import mut_gaussian
 from populations.individuals import DirectIndividual, EmbeddingIndividual, Individual, individual_from_genome
 
@@ -26,8 +27,7 @@ ENCODINGS = ("embedding", "direct")
 
 
 def _check_size(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"population size must be a positive integer, got {n!r}")
+    check_int("population size", n)
 
 
 def train_parents(

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from deap import algorithms, base, tools
 from tqdm.auto import tqdm
 
+from neuroevo.validation import check_int
 from populations.checkpoint import GAState, load_checkpoint, save_checkpoint
 from populations.individuals import Individual
 from populations.rng import restore_rng_state
@@ -154,10 +155,8 @@ def run_generations(
 
 
 def _check_schedule(ngen: int, checkpoint_every: int) -> None:
-    if isinstance(ngen, bool) or not isinstance(ngen, int) or ngen < 0:
-        raise ValueError(f"ngen must be a non-negative integer, got {ngen!r}")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    check_int("ngen", ngen, minimum=0)
+    check_int("checkpoint_every", checkpoint_every)
 
 
 def _after_generation(
