@@ -3,14 +3,21 @@
 A file holds tensors only (safetensors cannot execute code on load) and a small JSON-compatible
 header: the file format and version, the genome's encoding and architecture, and the identity of
 its input encoding. An embedding genome's file also holds its input encoding, so every genome file
-stands alone. Files are written atomically (to a temporary file in the same folder, then renamed),
-so an interrupted save never leaves a half-written file under the target name.
+stands alone.
+
+Files are written atomically (to a temporary file in the same folder, then renamed), so an
+interrupted save never leaves a half-written file under the target name; a temporary file left by
+a killed writer is removed by the next write in that folder (:func:`atomic_write`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -27,19 +34,78 @@ FORMAT_VERSION = "1"
 GENOME_FORMAT = "neuroevo-genome"
 ENCODING_FORMAT = "neuroevo-input-encoding"
 
+#: Suffix of :func:`atomic_write`'s temporary files, ``.<target>.<host>-<pid>-<random>.neuroevo-tmp``.
+TEMPORARY_SUFFIX = ".neuroevo-tmp"
+#: Age (seconds) after which a temporary file of ours is stale even if its writer may be alive
+#: (a writer on another machine sharing the folder, whose process cannot be checked from here).
+STALE_AFTER_S = 3600.0
+_TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[^.]+" + re.escape(TEMPORARY_SUFFIX) + "$")
+
 
 class GenomeFileError(ValueError):
     """A file that is missing, truncated, corrupt, foreign or of an unsupported version."""
 
 
+def _host_tag() -> str:
+    """8 hex digits naming this machine in temporary file names."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _process_running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (``True`` when that cannot be told)."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) is not a probe elsewhere
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed :func:`atomic_write` calls left in ``folder``.
+
+    Only files of :func:`atomic_write`'s own naming are considered
+    (``.<target>.<host>-<pid>-<random>.neuroevo-tmp``), and only stale ones: written by a process
+    of this machine that no longer runs, or last modified more than :data:`STALE_AFTER_S` ago.
+    A write still in progress (this process's or another's) is left alone. Best effort: a file
+    that cannot be removed is skipped.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    host, now = _host_tag(), time.time()
+    for candidate in Path(folder).iterdir():
+        match = _TEMPORARY.match(candidate.name)
+        if match is None:
+            continue
+        try:
+            dead = match["host"] == host and not _process_running(int(match["pid"]))
+            if dead or now - candidate.stat().st_mtime > STALE_AFTER_S:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:  # gone already, or not ours to remove
+            continue
+    return removed
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it to ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was. A kill leaves the
+    temporary file behind; the next write into the same folder removes it
+    (:func:`remove_stale_temporaries`). Every file this package writes goes through here
+    (genome, input-encoding and checkpoint files, result files).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{_host_tag()}-{os.getpid()}-", suffix=TEMPORARY_SUFFIX, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
