@@ -1,9 +1,15 @@
-"""Genome and input-encoding files: safetensors with versioned metadata.
+"""Genome and input-encoding files: safetensors with versioned, checksummed metadata.
 
 A file holds tensors only (safetensors cannot execute code on load) and a small JSON-compatible
-header: the file format and version, the genome's encoding and architecture, and the identity of
-its input encoding. An embedding genome's file also holds its input encoding, so every genome file
-stands alone.
+header: the file format and version, the genome's encoding and architecture, the identity of its
+input encoding, and a SHA-256 checksum of all of that and every tensor. An embedding genome's file
+also holds its input encoding, so every genome file stands alone.
+
+Format versions: version 2 (written now) carries the checksum, and a file whose metadata or
+tensors no longer match it is refused with :class:`GenomeFileError` naming the file, even when the
+edit is self-consistent (say ``activation`` relu -> tanh). Version 1 files (no checksum) still
+load, unverified. The checksum catches accidental and naive edits, not deliberate forgery (anyone
+can recompute it): it is not a signature.
 
 Files are written atomically (to a temporary file in the same folder, then renamed), so an
 interrupted save never leaves a half-written file under the target name; a temporary file left by
@@ -13,6 +19,7 @@ a killed writer is removed by the next write in that folder (:func:`atomic_write
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import socket
@@ -23,6 +30,7 @@ from typing import Callable
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+import torch
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
@@ -30,9 +38,13 @@ from neuroevo.encoding import InputEncoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.neurons import NeuronSet
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+#: Older versions still read, of every format here (genome, input encoding, GA checkpoint): written
+#: before files carried a checksum, so loaded unverified.
+UNCHECKED_VERSIONS = ("1",)
 GENOME_FORMAT = "neuroevo-genome"
 ENCODING_FORMAT = "neuroevo-input-encoding"
+CHECKSUM_KEY = "checksum"
 
 #: Suffix of :func:`atomic_write`'s temporary files, ``.<target>.<host>-<pid>-<random>.neuroevo-tmp``.
 TEMPORARY_SUFFIX = ".neuroevo-tmp"
@@ -43,7 +55,7 @@ _TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[^.]+" + 
 
 
 class GenomeFileError(ValueError):
-    """A file that is missing, truncated, corrupt, foreign or of an unsupported version."""
+    """A file that is missing, truncated, corrupt, tampered with, foreign or of an unsupported version."""
 
 
 def _host_tag() -> str:
@@ -124,10 +136,24 @@ def _encoding_tensors(encoding: InputEncoding, prefix: str = "") -> dict[str, Te
     return tensors
 
 
+def checksum(tensors: dict[str, Tensor], metadata: dict[str, str]) -> str:
+    """SHA-256 (hex) of string metadata (every key but ``"checksum"``) and named tensors (name,
+    dtype, shape and bytes of each, in name order): what a tensor file's ``"checksum"`` holds."""
+    digest = hashlib.sha256()
+    fields = {key: value for key, value in metadata.items() if key != CHECKSUM_KEY}
+    digest.update(json.dumps(fields, sort_keys=True).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
 def write_tensor_file(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: dict[str, str]) -> Path:
     """Write named tensors (copied to contiguous CPU storage) and string metadata as safetensors,
-    atomically. Returns the path."""
+    atomically, adding the metadata key ``"checksum"`` (:func:`checksum`). Returns the path."""
     tensors = {name: t.detach().cpu().contiguous().clone() for name, t in tensors.items()}
+    metadata = {**metadata, CHECKSUM_KEY: checksum(tensors, metadata)}
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
@@ -177,7 +203,11 @@ def save_input_encoding(encoding: InputEncoding, path: str | os.PathLike) -> Pat
 def read_tensor_file(
     path: str | os.PathLike, expected_format: str, format_version: str = FORMAT_VERSION
 ) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """Read a safetensors file whose metadata names ``expected_format`` and ``format_version``.
+    """Read a safetensors file whose metadata names ``expected_format`` and ``format_version`` (or
+    one of :data:`UNCHECKED_VERSIONS`).
+
+    The checksum is not verified here: decode the contents first (their checks name the problem
+    more precisely), then call :func:`verify_checksum`.
 
     Returns:
         ``(tensors, metadata)``, tensors on the CPU.
@@ -199,11 +229,33 @@ def read_tensor_file(
         what = f"a {found!r} file" if found else "a file without neuroevo metadata"
         raise GenomeFileError(f"{path}: expected a {expected_format!r} file, found {what}")
     version = metadata.get("format_version")
-    if version != format_version:
+    if version != format_version and version not in UNCHECKED_VERSIONS:
+        readable = ", ".join([*UNCHECKED_VERSIONS, format_version])
         raise GenomeFileError(
-            f"{path}: format version {version!r} is not supported (this neuroevo reads version {format_version})"
+            f"{path}: format version {version!r} is not supported (this neuroevo reads versions {readable})"
         )
     return tensors, metadata
+
+
+def verify_checksum(path: str | os.PathLike, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
+    """Raise unless what :func:`read_tensor_file` read from ``path`` matches the file's checksum.
+
+    Files of :data:`UNCHECKED_VERSIONS` carry none and pass unverified.
+
+    Raises:
+        GenomeFileError: no checksum, or one that does not match: the metadata or tensors were
+            changed after the file was written (the message names the file).
+    """
+    if metadata.get("format_version") in UNCHECKED_VERSIONS:
+        return
+    recorded = metadata.get(CHECKSUM_KEY)
+    if recorded is None:
+        raise GenomeFileError(f"{path}: the file has no checksum; it was altered after it was written")
+    if recorded != checksum(tensors, metadata):
+        raise GenomeFileError(
+            f"{path}: checksum mismatch: the file's metadata or tensors were changed after it was written "
+            "(tampered with or corrupt)"
+        )
 
 
 def _encoding_from(
@@ -224,10 +276,12 @@ def load_input_encoding(path: str | os.PathLike) -> InputEncoding:
     """Read an input encoding written by :func:`save_input_encoding`.
 
     Raises:
-        GenomeFileError: missing, truncated, corrupt, foreign or unsupported-version file.
+        GenomeFileError: missing, truncated, corrupt, tampered, foreign or unsupported-version file.
     """
     tensors, metadata = read_tensor_file(path, ENCODING_FORMAT)
-    return _encoding_from(tensors, "", Path(path), metadata.get("identity"))
+    encoding = _encoding_from(tensors, "", Path(path), metadata.get("identity"))
+    verify_checksum(path, tensors, metadata)
+    return encoding
 
 
 def load_genome(path: str | os.PathLike, *, input_encoding: InputEncoding | None = None) -> Genome:
@@ -241,10 +295,13 @@ def load_genome(path: str | os.PathLike, *, input_encoding: InputEncoding | None
 
     Raises:
         GenomeFileError: missing, truncated, corrupt, foreign, unsupported-version or inconsistent
-            file (the message names the file and the problem).
+            file, or one changed after it was written, even consistently (checksum mismatch); the
+            message names the file and the problem.
     """
     tensors, metadata = read_tensor_file(path, GENOME_FORMAT)
-    return genome_from_tensors(tensors, metadata, input_encoding=input_encoding, source=str(path))
+    genome = genome_from_tensors(tensors, metadata, input_encoding=input_encoding, source=str(path))
+    verify_checksum(path, tensors, metadata)
+    return genome
 
 
 def genome_from_tensors(

@@ -7,9 +7,11 @@ encoding once, torch's RNG state) are safetensors tensors; everything else is on
 the file's metadata. Genome tensors are named as in genome files (:func:`neuroevo.files.genome_tensors`),
 under ``population.<i>.`` or ``halloffame.<i>.``.
 
-Writes are atomic (a temporary file, then a rename), so a run killed while writing leaves the
-previous checkpoint intact. Loading a checkpoint of another format version raises
-:class:`CheckpointError`.
+Writes are atomic (:func:`neuroevo.files.atomic_write`: a temporary file, then a rename), so a run
+killed while writing leaves the previous checkpoint intact, and the next write removes the
+temporary file the killed one left. The file carries a checksum of its metadata and tensors
+(:func:`neuroevo.files.checksum`): a checkpoint changed after it was written is refused. Version 1
+checkpoints (no checksum) still load, unverified; any other version raises :class:`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from deap import tools
 from torch import Tensor
 
 from neuroevo.encoding import InputEncoding
-from neuroevo.files import GenomeFileError, genome_from_tensors, genome_tensors, read_tensor_file, write_tensor_file
+from neuroevo.files import (
+    GenomeFileError,
+    genome_from_tensors,
+    genome_tensors,
+    read_tensor_file,
+    verify_checksum,
+    write_tensor_file,
+)
 from neuroevo.genomes import EmbeddingGenome, Genome
 from populations.individuals import Individual, class_name, individual_class, individual_from_genome, similar
 from populations.logbook import logbook_from_dict, logbook_to_dict
@@ -34,7 +43,7 @@ __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "Checkpoint", "CheckpointE
            "load_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "neuroevo-ga-checkpoint"
-CHECKPOINT_VERSION = "1"
+CHECKPOINT_VERSION = "2"
 
 
 class CheckpointError(GenomeFileError):
@@ -202,8 +211,9 @@ def load_checkpoint(path: str | os.PathLike, *, similar: Callable[[Any, Any], bo
         similar: the hall of fame's similarity function (functions are not stored).
 
     Raises:
-        CheckpointError: missing, corrupt, foreign or inconsistent file, another format version,
-            or an individual class that is not defined in this process.
+        CheckpointError: missing, corrupt, foreign or inconsistent file, one changed after it was
+            written (checksum mismatch), another format version, or an individual class that is
+            not defined in this process.
     """
     path = Path(path)
     try:
@@ -221,6 +231,7 @@ def load_checkpoint(path: str | os.PathLike, *, similar: Callable[[Any, Any], bo
             halloffame = _halloffame(document["halloffame"], items, similar)
         state = GAState(population, int(document["generation"]), logbook_from_dict(document["logbook"]), halloffame)
         rng_state = RngState(document["rng"]["python"], document["rng"]["numpy"], tensors["rng.torch"])
+        verify_checksum(path, tensors, metadata)
         return Checkpoint(state, rng_state, document["extra"])
     except CheckpointError:
         raise
