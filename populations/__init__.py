@@ -26,7 +26,7 @@ from populations.individuals import (
 )
 from populations.initialisation import population_from_files, population_from_parents, random_population, train_parents
 from populations.logbook import write_logbook_csv
-from populations.loop import evolve, resume, run_generations
+from populations.loop import Schedule, evolve, resume, run_generations
 from populations.rng import capture_rng_state, restore_rng_state, seed_everything
 from populations.toolbox import BatchedEvaluation, BatchedMap, register_batched_evaluation
 
@@ -41,6 +41,7 @@ __all__ = [
     "FitnessMax",
     "GAState",
     "Individual",
+    "Schedule",
     "capture_rng_state",
     "evolve",
     "individual_from_genome",

@@ -12,6 +12,7 @@ same population and logbook as an uninterrupted run, with no generation lost or 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from deap import algorithms, base, tools
@@ -22,7 +23,7 @@ from populations.checkpoint import GAState, load_checkpoint, save_checkpoint
 from populations.individuals import Individual
 from populations.rng import restore_rng_state
 
-__all__ = ["GAState", "evaluate_invalid", "evolve", "resume", "run_generations"]
+__all__ = ["GAState", "Schedule", "evaluate_invalid", "evolve", "resume", "run_generations"]
 
 
 def evaluate_invalid(individuals: list[Individual], toolbox: base.Toolbox) -> int:
@@ -37,9 +38,51 @@ def evaluate_invalid(individuals: list[Individual], toolbox: base.Toolbox) -> in
     return len(invalid)
 
 
-def _record(state: GAState, nevals: int, stats: tools.Statistics | None) -> None:
-    record = stats.compile(state.population) if stats else {}
-    state.logbook.record(gen=state.generation, nevals=nevals, **record)
+@dataclass(frozen=True)
+class Schedule:
+    """How a run proceeds: ``varAnd`` probabilities, length, logging and checkpoints.
+
+    Attributes:
+        cxpb, mutpb: crossover and mutation probabilities of ``varAnd``.
+        ngen: number of generations after the initial one.
+        stats: statistics recorded in the logbook each generation.
+        checkpoint: file written after generation 0, every ``checkpoint_every`` generations and
+            after the last (``None``: no checkpoints).
+        checkpoint_every: generations between checkpoints.
+        extra: JSON-ready data stored in every checkpoint (e.g. the run's settings).
+        progress: show a tqdm progress bar over generations.
+        on_generation: called with the state after every generation (after its checkpoint).
+
+    Raises:
+        ValueError: ``ngen`` negative or ``checkpoint_every`` not positive.
+    """
+
+    cxpb: float
+    mutpb: float
+    ngen: int
+    stats: tools.Statistics | None = None
+    checkpoint: str | os.PathLike | None = None
+    checkpoint_every: int = 1
+    extra: dict[str, Any] | None = None
+    progress: bool = False
+    on_generation: Callable[[GAState], None] | None = None
+
+    def __post_init__(self) -> None:
+        check_int("ngen", self.ngen, minimum=0)
+        check_int("checkpoint_every", self.checkpoint_every)
+
+    def record(self, state: GAState, nevals: int) -> None:
+        """Append generation ``state.generation`` to the logbook."""
+        record = self.stats.compile(state.population) if self.stats else {}
+        state.logbook.record(gen=state.generation, nevals=nevals, **record)
+
+    def after_generation(self, state: GAState) -> None:
+        """Checkpoint (when due) and call ``on_generation``."""
+        if self.checkpoint is not None and (state.generation % self.checkpoint_every == 0
+                                            or state.generation == self.ngen):
+            save_checkpoint(self.checkpoint, state, extra=self.extra)
+        if self.on_generation is not None:
+            self.on_generation(state)
 
 
 def evolve(
@@ -62,31 +105,22 @@ def evolve(
     Args:
         population: the initial individuals (the list is updated in place, as ``eaSimple`` does).
         toolbox: with ``select``, ``mate``, ``mutate``, ``clone``, ``evaluate`` and ``map``.
-        cxpb, mutpb: crossover and mutation probabilities of ``varAnd``.
-        ngen: number of generations after the initial one.
-        stats: statistics recorded in the logbook each generation.
         halloffame: updated with every evaluated generation.
-        checkpoint: file written after generation 0, every ``checkpoint_every`` generations and
-            after the last (``None``: no checkpoints).
-        checkpoint_every: generations between checkpoints.
-        extra: JSON-ready data stored in every checkpoint (e.g. the run's settings).
-        progress: show a tqdm progress bar over generations.
-        on_generation: called with the state after every generation (after its checkpoint).
+        cxpb, mutpb, ngen, stats, checkpoint, checkpoint_every, extra, progress, on_generation:
+            see :class:`Schedule`.
 
     Returns:
         The final :class:`GAState` (``generation == ngen``).
     """
-    _check_schedule(ngen, checkpoint_every)
+    schedule = Schedule(cxpb, mutpb, ngen, stats, checkpoint, checkpoint_every, extra, progress, on_generation)
     state = GAState(population, 0, tools.Logbook(), halloffame)
     state.logbook.header = ["gen", "nevals", *(stats.fields if stats else [])]
     nevals = evaluate_invalid(population, toolbox)
     if halloffame is not None:
         halloffame.update(population)
-    _record(state, nevals, stats)
-    _after_generation(state, ngen, checkpoint, checkpoint_every, extra, on_generation)
-    return run_generations(state, toolbox, cxpb=cxpb, mutpb=mutpb, ngen=ngen, stats=stats, checkpoint=checkpoint,
-                           checkpoint_every=checkpoint_every, extra=extra, progress=progress,
-                           on_generation=on_generation)
+    schedule.record(state, nevals)
+    schedule.after_generation(state)
+    return run_generations(state, toolbox, schedule)
 
 
 def resume(
@@ -103,7 +137,8 @@ def resume(
     on_generation: Callable[[GAState], None] | None = None,
 ) -> GAState:
     """Continue a run from its checkpoint up to generation ``ngen``, writing further checkpoints
-    to the same file (with ``extra``, by default the checkpoint's own extra data).
+    to the same file (with ``extra``, by default the checkpoint's own extra data). Other arguments
+    as in :func:`evolve`.
 
     The global random number generators are restored to their state when the checkpoint was
     written, so with the same toolbox and settings the run ends as an uninterrupted one would.
@@ -111,63 +146,28 @@ def resume(
     Raises:
         populations.checkpoint.CheckpointError: an unreadable checkpoint.
     """
-    _check_schedule(ngen, checkpoint_every)
     saved = load_checkpoint(checkpoint)
+    schedule = Schedule(cxpb, mutpb, ngen, stats, checkpoint, checkpoint_every,
+                        saved.extra if extra is None else extra, progress, on_generation)
     restore_rng_state(saved.rng_state)
-    return run_generations(saved.state, toolbox, cxpb=cxpb, mutpb=mutpb, ngen=ngen, stats=stats,
-                           checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           extra=saved.extra if extra is None else extra,
-                           progress=progress, on_generation=on_generation)
+    return run_generations(saved.state, toolbox, schedule)
 
 
-def run_generations(
-    state: GAState,
-    toolbox: base.Toolbox,
-    *,
-    cxpb: float,
-    mutpb: float,
-    ngen: int,
-    stats: tools.Statistics | None = None,
-    checkpoint: str | os.PathLike | None = None,
-    checkpoint_every: int = 1,
-    extra: dict[str, Any] | None = None,
-    progress: bool = False,
-    on_generation: Callable[[GAState], None] | None = None,
-) -> GAState:
-    """The generational loop of :func:`evolve` from ``state.generation + 1`` to ``ngen``
-    (``state`` is updated in place and returned). Arguments as in :func:`evolve`."""
-    _check_schedule(ngen, checkpoint_every)
-    bar = tqdm(total=ngen, initial=state.generation, desc="evolve", unit="gen", disable=not progress)
-    while state.generation < ngen:
+def run_generations(state: GAState, toolbox: base.Toolbox, schedule: Schedule) -> GAState:
+    """The generational loop of :func:`evolve` from ``state.generation + 1`` to ``schedule.ngen``
+    (``state`` is updated in place and returned)."""
+    bar = tqdm(total=schedule.ngen, initial=state.generation, desc="evolve", unit="gen", disable=not schedule.progress)
+    while state.generation < schedule.ngen:
         offspring = toolbox.select(state.population, len(state.population))
-        offspring = algorithms.varAnd(offspring, toolbox, cxpb, mutpb)
+        offspring = algorithms.varAnd(offspring, toolbox, schedule.cxpb, schedule.mutpb)
         nevals = evaluate_invalid(offspring, toolbox)
         if state.halloffame is not None:
             state.halloffame.update(offspring)
         state.population[:] = offspring
         state.generation += 1
-        _record(state, nevals, stats)
-        _after_generation(state, ngen, checkpoint, checkpoint_every, extra, on_generation)
+        schedule.record(state, nevals)
+        schedule.after_generation(state)
         bar.update()
         bar.set_postfix(best=str(tools.selBest(state.population, 1)[0].fitness))
     bar.close()
     return state
-
-
-def _check_schedule(ngen: int, checkpoint_every: int) -> None:
-    check_int("ngen", ngen, minimum=0)
-    check_int("checkpoint_every", checkpoint_every)
-
-
-def _after_generation(
-    state: GAState,
-    ngen: int,
-    checkpoint: str | os.PathLike | None,
-    checkpoint_every: int,
-    extra: dict[str, Any] | None,
-    on_generation: Callable[[GAState], None] | None,
-) -> None:
-    if checkpoint is not None and (state.generation % checkpoint_every == 0 or state.generation == ngen):
-        save_checkpoint(checkpoint, state, extra=extra)
-    if on_generation is not None:
-        on_generation(state)
