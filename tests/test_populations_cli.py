@@ -51,7 +51,8 @@ def test_resume_continues_to_the_same_population_as_one_longer_run(tmp_path, dat
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert main(["evolve", "--data", data, *ARGS, "--generations", "4", "-o", str(straight)]) == 0
     assert main(["evolve", "--data", data, *ARGS, "--generations", "2", "-o", str(resumed)]) == 0
-    assert main(["evolve", "--data", data, "--resume", "--generations", "4", "--no-progress", "-o", str(resumed)]) == 0
+    # No --data: a resumed run takes everything from its stored settings.
+    assert main(["evolve", "--resume", "--generations", "4", "--no-progress", "-o", str(resumed)]) == 0
     a = load_checkpoint(straight / "checkpoint.safetensors").state
     b = load_checkpoint(resumed / "checkpoint.safetensors").state
     assert b.generation == 4 and _same_population(a.population, b.population)
@@ -97,3 +98,56 @@ def test_parents_from_a_folder_seed_the_population(tmp_path, data):
                  "--holdout", "20", "--crossover", "transplant-aligned", "--no-progress", "-o", str(out)]) == 0
     state = load_checkpoint(out / "checkpoint.safetensors").state
     assert all(ind.input_encoding == first.input_encoding and ind.widths == (5, 4) for ind in state.population)
+
+
+def test_resume_warns_about_each_flag_it_ignores_and_keeps_the_stored_settings(tmp_path, data, capsys):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert main(["evolve", "--data", data, *ARGS, "--generations", "3", "-o", str(straight)]) == 0
+    assert main(["evolve", "--data", data, *ARGS, "--generations", "2", "-o", str(resumed)]) == 0
+    capsys.readouterr()
+    assert main(["evolve", "--resume", "--data", "mnist-small", "--population", "9", "--crossover", "none",
+                 "--seed", "0", "--generations", "3", "--memory-budget", "64M", "--no-progress",
+                 "-o", str(resumed)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert sorted(line.split()[3] for line in warnings) == ["--crossover", "--data", "--population", "--seed"]
+    assert all("ignored: a resumed run keeps its stored settings" in line for line in warnings)
+    a = load_checkpoint(straight / "checkpoint.safetensors").state
+    b = load_checkpoint(resumed / "checkpoint.safetensors").state
+    assert len(b.population) == 6 and _same_population(a.population, b.population)
+
+
+def test_a_config_file_can_supply_the_data_and_flags_given_win_even_at_their_defaults(tmp_path, data):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"data": data, "population": 4, "arch": "12-6-4", "d": 4, "holdout": 20,
+                                  "generations": 1, "memory_budget": "1G"}))
+    out = tmp_path / "run"
+    assert main(["evolve", "--population", "20", "--config", str(config), "--no-progress", "-o", str(out)]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["data"] == data and settings["population"] == 20 and settings["init"] == "fan-in"
+    assert "memory_budget" not in settings and "device" not in settings  # how to run, not what the run is
+    assert len(load_checkpoint(out / "checkpoint.safetensors").state.population) == 20
+
+
+def test_the_memory_budget_reaches_the_evaluator_in_bytes(tmp_path, data, monkeypatch):
+    from neuroevo.cli import evolve_commands
+
+    seen = []
+    original = evolve_commands.register_batched_evaluation
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["memory_budget"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evolve_commands, "register_batched_evaluation", spy)
+    assert main(["evolve", "--data", data, *ARGS, "--generations", "0", "--memory-budget", "64",
+                 "-o", str(tmp_path / "run")]) == 0
+    assert seen == [64 * 2**20]
+
+
+def test_evolve_runs_on_the_builtin_data_set_with_no_data_flag(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["evolve", "--arch", "784-16-10", "--population", "4", "--generations", "1", "--holdout", "500",
+                 "--test", "--no-progress", "-o", str(out)]) == 0
+    assert json.loads((out / "settings.json").read_text())["data"] == "mnist-small"
+    output = capsys.readouterr().out
+    assert "500 held-out training images of mnist-small" in output and "test split" in output

@@ -4,17 +4,23 @@ The fitness of an individual is its accuracy on a held-out part of the training 
 test split). Everything goes into the output folder:
 
 * ``checkpoint.safetensors``: the run's state, every ``--checkpoint-every`` generations and at the
-  end (``--resume`` continues from it, with the settings stored in it);
+  end (``--resume`` continues from it with the settings stored in it: only ``--generations`` and
+  how to run here, :data:`RESUME_FLAGS`, may change; any other flag given is ignored, with a
+  warning);
 * ``logbook.csv``: one row per generation (rewritten every generation);
 * ``fitness.png``: max / mean / min fitness over generations;
 * ``best.safetensors``: the best individual found (the hall of fame's first);
-* ``settings.json``: the settings of the run.
+* ``settings.json``: the settings of the run (what the run is: every flag but how to run it here).
+
+The data default to the built-in ``mnist-small``; ``--config FILE`` can supply any setting
+(:mod:`neuroevo.cli.config`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,8 +31,8 @@ from deap import base, tools
 
 import operators
 from neuroevo.cli.genome_commands import add_architecture_arguments, architecture_from_args
-from neuroevo.cli.train_commands import add_data_arguments
-from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.cli.options import add_data_arguments, add_memory_budget_argument, load_data
+from neuroevo.data import Dataset, train_holdout_split
 from neuroevo.files import atomic_write, load_input_encoding, save_genome
 from neuroevo.evaluation import evaluate_genome
 from populations import (
@@ -51,8 +57,12 @@ SETTINGS_FILE = "settings.json"
 DEFAULT_GENERATIONS = 10
 CROSSOVERS = ("transplant", "transplant-aligned", "interpolate", "none")
 
-#: Flags that only say how to run, not what the run is: never stored, never taken from a config.
-_RUN_FLAGS = {"config", "resume", "output", "no_progress", "test", "command", "func"}
+#: Flags that say how to run this invocation, not what the run is: never stored.
+_RUN_FLAGS = {"config", "resume", "output", "no_progress", "test", "device", "memory_budget", "command", "func",
+              "given_flags"}
+
+#: Flags a resumed run takes from the command line; every other one given is ignored, with a warning.
+RESUME_FLAGS = {"generations", "device", "memory_budget", "test", "no_progress", "output", "resume"}
 
 
 def _positive_int(text: str) -> int:
@@ -69,34 +79,6 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-class _ConfigAction(argparse.Action):
-    """``--config FILE``: a JSON object of settings, named as the flags' destinations
-    (``{"population": 20, "crossover": "transplant"}``). Flags given on the command line win."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        try:
-            config = json.loads(Path(values).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            parser.error(f"--config {values}: {error}")
-        if not isinstance(config, dict):
-            parser.error(f"--config {values}: expected a JSON object of settings")
-        actions = {action.dest: action for action in parser._actions if action.dest not in _RUN_FLAGS}
-        for key, value in config.items():
-            action = actions.get(key)
-            if action is None:
-                parser.error(f"--config {values}: unknown setting {key!r}")
-            if value is not None and action.type is not None:
-                try:
-                    value = action.type(str(value))
-                except (ValueError, argparse.ArgumentTypeError) as error:
-                    parser.error(f"--config {values}: {key}: {error}")
-            if action.choices is not None and value not in action.choices:
-                parser.error(f"--config {values}: {key} must be one of {', '.join(map(str, action.choices))}")
-            if getattr(namespace, key, None) == parser.get_default(key):
-                setattr(namespace, key, value)
-
-
 def _mate(settings: dict[str, Any], probe: Any) -> Any:
     crossover, layer = settings["crossover"], settings["layer"]
     if crossover == "transplant":
@@ -108,12 +90,12 @@ def _mate(settings: dict[str, Any], probe: Any) -> Any:
     return partial(operators.cx_interpolate, alpha=settings["alpha"], layer=layer)
 
 
-def build_toolbox(settings: dict[str, Any], fitness_data: Dataset, probe: Any) -> base.Toolbox:
-    """The toolbox of a run: batched evaluation on ``fitness_data``, the chosen crossover,
-    Gaussian mutation and tournament selection."""
+def build_toolbox(settings: dict[str, Any], fitness_data: Dataset, probe: Any, *,
+                  device: str | None = None, memory_budget: int | None = None) -> base.Toolbox:
+    """The toolbox of a run: batched evaluation on ``fitness_data`` (on ``device``, within
+    ``memory_budget`` bytes), the chosen crossover, Gaussian mutation and tournament selection."""
     toolbox = base.Toolbox()
-    register_batched_evaluation(toolbox, fitness_data, device=settings["device"],
-                                memory_budget=settings["memory_budget"])
+    register_batched_evaluation(toolbox, fitness_data, device=device, memory_budget=memory_budget)
     if settings["crossover"] != "none":
         toolbox.register("mate", _mate(settings, probe))
     toolbox.register("mutate", operators.mut_gaussian, sigma=settings["mutation_sigma"], indpb=settings["indpb"])
@@ -131,7 +113,7 @@ def fitness_statistics() -> tools.Statistics:
 
 def _data(settings: dict[str, Any]) -> tuple[Dataset, Dataset]:
     """``(train part, holdout part)`` of the training split; the GA's fitness is on the holdout."""
-    train = load_dataset(settings["data"], "train", root=settings["data_root"], download=settings["download"])
+    train = load_data(settings, "train")
     return train_holdout_split(train, settings["holdout"], seed=settings["split_seed"], stratify=True)
 
 
@@ -144,7 +126,7 @@ def _initial_population(settings: dict[str, Any], args: argparse.Namespace) -> l
     encoding = load_input_encoding(settings["input_encoding"]) if settings["input_encoding"] else None
     kind = "embedding" if settings["encoding"] == "embedding" else "direct"
     return random_population(architecture, n, encoding=kind, d=settings["d"], input_encoding=encoding,
-                             init=settings.get("init", "normal"))
+                             init=settings["init"])
 
 
 def run_evolve(args: argparse.Namespace) -> int:
@@ -164,6 +146,10 @@ def run_evolve(args: argparse.Namespace) -> int:
         settings = stored.extra["settings"]
         if generations is not None:
             settings["generations"] = generations
+        for dest, flag in args.given_flags.items():
+            if dest not in RESUME_FLAGS:
+                print(f"neuroevo evolve: warning: {flag} is ignored: a resumed run keeps its stored settings",
+                      file=sys.stderr)
         print(f"resuming {folder} from generation {stored.state.generation} of {settings['generations']}")
     else:
         if not (settings["arch"] or settings["parents"]):
@@ -174,7 +160,7 @@ def run_evolve(args: argparse.Namespace) -> int:
     train, holdout = _data(settings)
     probe = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(settings["split_seed"]))
                          [: settings["probe_size"]]]
-    toolbox = build_toolbox(settings, holdout, probe)
+    toolbox = build_toolbox(settings, holdout, probe, device=args.device, memory_budget=args.memory_budget)
     common = {
         "cxpb": settings["cxpb"] if settings["crossover"] != "none" else 0.0,
         "mutpb": settings["mutpb"],
@@ -201,7 +187,7 @@ def run_evolve(args: argparse.Namespace) -> int:
     print(f"generation {state.generation}: best holdout accuracy {best.fitness.values[0]:.4f} "
           f"({len(holdout)} held-out training images of {train.name})")
     if args.test:
-        test = load_dataset(settings["data"], "test", root=settings["data_root"], download=settings["download"])
+        test = load_data(settings, "test")
         print(f"best individual on the test split: accuracy {evaluate_genome(best, test).accuracy:.4f}")
     print(f"written to {folder}: {CHECKPOINT_FILE}, {LOGBOOK_FILE}, {PLOT_FILE}, {BEST_FILE}")
     return 0
@@ -214,10 +200,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "neuron-transplant or interpolation crossover, Gaussian mutation, tournament selection. "
                     "Writes OUTPUT/checkpoint.safetensors, logbook.csv, fitness.png, best.safetensors.",
     )
-    evolve_parser.add_argument("--config", action=_ConfigAction,
-                               help="JSON file of settings named as these flags' destinations "
-                                    "(e.g. {\"population\": 20}); flags given on the command line win")
-    add_data_arguments(evolve_parser, required=True)
+    evolve_parser.add_argument("--config", metavar="FILE",
+                               help="JSON file of settings named as these flags' destinations, values as on the "
+                                    "command line (e.g. {\"population\": 20, \"data\": \"mnist-small\"}); "
+                                    "flags given on the command line win")
+    add_data_arguments(evolve_parser)
     evolve_parser.add_argument("--holdout", type=_positive_int, default=1000,
                                help="training images held out to measure fitness (stratified)")
     evolve_parser.add_argument("--split-seed", type=int, default=0, help="seed of the holdout split")
@@ -250,11 +237,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ga.add_argument("--seed", type=int, default=0, help="seeds Python's, NumPy's and torch's generators")
     run = evolve_parser.add_argument_group("running")
     run.add_argument("--device", default=None, help="where evaluation runs: cpu, cuda, ... (default: cpu)")
-    run.add_argument("--memory-budget", type=int, default=None, help="evaluation memory budget in bytes")
+    add_memory_budget_argument(run, default=None)
     run.add_argument("--checkpoint-every", type=_positive_int, default=1, help="generations between checkpoints")
     run.add_argument("--resume", action="store_true",
-                     help="continue the run in OUTPUT from its checkpoint (with its stored settings), "
-                          "or start it if there is none")
+                     help="continue the run in OUTPUT from its checkpoint with its stored settings (only "
+                          "--generations, --device, --memory-budget, --test and --no-progress apply; other "
+                          "flags are ignored, with a warning), or start it if there is none")
     run.add_argument("--test", action="store_true", help="evaluate the best individual on the test split at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("-o", "--output", required=True, help="output folder")

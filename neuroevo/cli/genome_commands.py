@@ -18,9 +18,10 @@ def add_architecture_arguments(parser: argparse.ArgumentParser, *, required: boo
     parser.add_argument("--encoding", choices=("embedding", "direct", "direct-separable"), default="embedding",
                         help="embedding genome, direct genome (standard conv), or direct with separable conv")
     parser.add_argument("--d", type=int, default=64, help="embedding width (embedding genomes)")
-    parser.add_argument("--init", choices=EMBEDDING_INITS, default="normal",
-                        help="embedding genomes: normal = the paper's z ~ N(0, 1/d); fan-in = rescaled so "
-                             "generated weights have He/LeCun variance")
+    parser.add_argument("--init", choices=EMBEDDING_INITS, default="fan-in",
+                        help="embedding genomes: fan-in (default) = rescaled so generated weights have He/LeCun "
+                             "variance (better than normal at both depths in docs/RESULTS.md); normal = the "
+                             "paper's z ~ N(0, 1/d)")
     parser.add_argument("--sigma", choices=SIGMAS, default="identity", help="weight generation W = sigma(Z Z^T)")
     parser.add_argument("--junction", choices=JUNCTIONS, default="position", help="conv-to-dense junction")
     parser.add_argument("--kernel-size", type=int, default=3, help="conv kernel side k")

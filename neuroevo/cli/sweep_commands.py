@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuroevo.cli.train_commands import add_data_arguments
+from neuroevo.cli.options import add_data_arguments, add_memory_budget_argument, load_data
 from neuroevo.decoding import direct_equivalent
-from neuroevo.data import load_dataset
 from neuroevo.files import load_genome
 from neuroevo.sweeps import KINDS, VARIANTS, SweepParents, SweepResult, has_layer_summaries, run_sweep, summary_mismatch
 
@@ -59,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
                              "give those and no --parents")
         direct = tuple(direct_equivalent(genome) for genome in embedding)
     parents = SweepParents(direct=direct, embedding=embedding)
-    data = load_dataset(args.data, args.split, root=args.data_root, download=args.download)
+    data = load_data(args, args.split)
     probe = None
     if parents.direct is not None and any(VARIANTS[n].needs_probe for n in (args.variants or VARIANTS)):
-        train = load_dataset(args.data, "train", root=args.data_root, download=args.download)
+        train = load_data(args, "train")
         generator = torch.Generator().manual_seed(args.seed)
         probe = train.images[torch.randperm(len(train), generator=generator)[: args.probe_size]]
     layer = None if args.kind in ("interpolate-all", "transplant-all-hidden") else args.layer
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         probe=probe,
         seed=args.seed,
         device=args.device,
-        memory_budget=args.memory_budget * 2**20,
+        memory_budget=args.memory_budget,
     )
     if parents.embedding is not None and has_layer_summaries(parents.embedding[0]):
         images = data.images[:SUMMARY_IMAGES]
@@ -110,7 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="run the direct variants on the embedding parents' generated weights (the same two "
                             "networks as weight matrices), e.g. for parents trained as embedding genomes")
     sweep.add_argument("--layer", type=int, default=0, help="the layer to cross (not for the ...-all... kinds)")
-    add_data_arguments(sweep, required=True)
+    add_data_arguments(sweep)
     sweep.add_argument("--split", default="test", choices=("train", "test"), help="split the children are scored on")
     sweep.add_argument("--coefficients", type=_coefficients, default=_coefficients("21"),
                        help="number of points from 0 to 1, or comma-separated values (default 21)")
@@ -119,6 +118,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--probe-size", type=int, default=1000, help="training images used by data-using variants")
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--device", default=None, help="cpu, cuda, ... (default: where the data is, the CPU)")
-    sweep.add_argument("--memory-budget", type=int, default=512, help="evaluation memory budget in MiB")
+    add_memory_budget_argument(sweep, default="512M")
     sweep.add_argument("-o", "--output", type=Path, default=Path("sweeps"), help="folder for JSON, CSV and PNG")
     sweep.set_defaults(func=run)

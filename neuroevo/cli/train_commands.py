@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from neuroevo.cli.genome_commands import add_architecture_arguments, architecture_from_args, describe, random_genome
-from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.cli.options import add_data_arguments, load_data
+from neuroevo.data import train_holdout_split
 from neuroevo.files import load_genome, load_input_encoding, save_genome, save_input_encoding
 from neuroevo.fitting import FIT_METHODS, fit_to_reference
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
@@ -45,19 +46,6 @@ def _count_or_fraction(text: str) -> int | float:
         raise argparse.ArgumentTypeError(f"{text!r} is neither a sample count nor a fraction") from None
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """``--data`` and where known data sets live."""
-    parser.add_argument("--data", required=required,
-                        help="mnist, fashion-mnist, cifar10, or a folder of IDX files / CIFAR-10 batches")
-    parser.add_argument("--data-root",
-                        help="where known data sets live (default $NEUROEVO_DATA or ~/.cache/neuroevo/data)")
-    parser.add_argument("--download", action="store_true", help="fetch a known data set with torchvision (internet)")
-
-
-def _load(args: argparse.Namespace, split: str) -> Dataset:
-    return load_dataset(args.data, split, root=args.data_root, download=args.download)
-
-
 def _output_folder(path: str) -> Path:
     """The output folder (created when the first file is written); checked now, before any work."""
     folder = Path(path)
@@ -80,7 +68,7 @@ def _encoding_summary(genome: Genome, *, trained: bool, source: str | None) -> d
 
 # ------------------------------------------------------------------- train
 def run_train(args: argparse.Namespace) -> int:
-    full_train, test = _load(args, "train"), _load(args, "test")
+    full_train, test = load_data(args, "train"), load_data(args, "test")
     train, holdout = train_holdout_split(full_train, args.holdout, seed=args.split_seed, stratify=True)
     architecture = architecture_from_args(args, train.input_shape)
     check_genome_fits_data(architecture, train)
@@ -134,7 +122,7 @@ def run_fit(args: argparse.Namespace) -> int:
     encoding = load_input_encoding(args.input_encoding) if args.input_encoding else None
     test = None
     if args.data:
-        test = _load(args, "test")
+        test = load_data(args, "test")
         check_genome_fits_data(reference.architecture, test)
     d = args.d if args.d is not None or encoding is not None else 64
     folder = _output_folder(args.output)
@@ -183,7 +171,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_architecture_arguments(train)
     train.add_argument("--input-encoding", help="build on this shared input encoding file and keep it fixed "
                                                 "(default: a fresh encoding, learned with the genome)")
-    add_data_arguments(train, required=True)
+    add_data_arguments(train)
     train.add_argument("--holdout", type=_count_or_fraction, default=0.1,
                        help="validation samples taken from the training split: a count or a fraction (default 0.1)")
     train.add_argument("--split-seed", type=int, default=0, help="seed of the (stratified) holdout split")
@@ -216,7 +204,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="als (default for sigma=identity), adam (the paper's), als+adam (default otherwise)")
     fit.add_argument("--steps", type=int, default=2000, help="Adam steps (adam, als+adam)")
     fit.add_argument("--lr", type=float, default=0.002, help="Adam learning rate")
-    add_data_arguments(fit, required=False)
+    add_data_arguments(fit, default=None)
     fit.add_argument("--seed", type=int, default=0, help="seeds the random start (adam) and position embeddings")
     fit.add_argument("--device", default="cpu")
     fit.add_argument("-o", "--output", required=True, help="output folder")
