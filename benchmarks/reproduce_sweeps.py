@@ -28,7 +28,7 @@ import torch
 
 from neuroevo.architecture import Architecture
 from neuroevo.cli.sweep_commands import SUMMARY_IMAGES
-from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.data import BUILTIN_DATASET, Dataset, load_dataset, train_holdout_split
 from neuroevo.decoding import direct_equivalent
 from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
@@ -38,7 +38,7 @@ from neuroevo.provenance import stale_code
 from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep, summary_mismatch
 from neuroevo.training import TrainConfig, train_genome
 
-MNIST = "../shared/data/mnist"
+MNIST = BUILTIN_DATASET  # the 5k MNIST training subset and the official 10k test split, shipped
 FASHION = "/usr/share/datasets/fashion-mnist"
 BEGIN = "<!-- reproduce_sweeps:begin -->"
 END = "<!-- reproduce_sweeps:end -->"

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from neuroevo.cli import main as neuroevo_main
+from neuroevo.data import BUILTIN_DATASET
 from neuroevo.files import atomic_write
 from neuroevo.provenance import provenance, stale_code
 
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUNS = Path("runs/reproduce")
 RESULTS = REPO / "docs" / "RESULTS.md"
 TABLES_JSON = REPO / "docs" / "results" / "tables.json"
-MNIST = "../shared/data/mnist"
+MNIST = BUILTIN_DATASET  # the 5k MNIST training subset and the official 10k test split, shipped
 FASHION = "/usr/share/datasets/fashion-mnist"
 CONV = "1x28x28-16c-40c-100-10"
 CONV_BUDGET = ["--batch-size", "100", "--steps", "500", "--validate-every", "50"]
@@ -219,7 +220,7 @@ def table1_markdown() -> str:
         "1,000 there (40 x 5 x 5, unpadded convs), which this architecture cannot express; its parameter",
         "counts therefore differ from the paper's.",
         "",
-        "### MNIST, 5k training subset (`../shared/data/mnist`: 4,500 train / 500 holdout, official 10k test)",
+        f"### MNIST, 5k training subset (`{MNIST}`: 4,500 train / 500 holdout, official 10k test)",
         "",
         "Paper (60k training images, GPU): FC 784-400-10 direct 98.05%, embedding 97.43%; FC 784-400x4-10",
         "direct 98.14%, embedding 97.44%; conv direct 99.38%, embedding 99.00%.",

@@ -29,7 +29,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from neuroevo.data import load_dataset
+from neuroevo.data import BUILTIN_DATASET, load_dataset
 from neuroevo.provenance import provenance
 from neuroevo.evaluation import evaluate_genome
 from neuroevo.evaluation.metrics import PopulationScores
@@ -71,7 +71,7 @@ def one_at_a_time(fraction: float, tally: dict[str, float]):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parents", type=Path, default=Path("runs/sweeps/fc2-mnist/pair0"))
-    parser.add_argument("--data", default="../shared/data/mnist")
+    parser.add_argument("--data", default=BUILTIN_DATASET)
     parser.add_argument("--layer", type=int, default=0)
     parser.add_argument("--points", type=int, default=21)
     parser.add_argument("--repeats", type=int, default=10)

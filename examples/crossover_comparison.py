@@ -28,7 +28,7 @@ the best individual of each run is scored once on the 10k test split. Writes a J
 numbers and plots of the mean best fitness (its gain over generation 0, and the population's mean
 fitness) with 95% confidence intervals per generation::
 
-    python examples/crossover_comparison.py --data ../shared/data/mnist --output docs/crossover_comparison
+    python examples/crossover_comparison.py --output docs/crossover_comparison
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from deap import base, tools
 
 import operators
 from neuroevo import Architecture, Genome
-from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.data import BUILTIN_DATASET, Dataset, load_dataset, train_holdout_split
 from neuroevo.provenance import provenance
 from neuroevo.evaluation import evaluate_genome
 from neuroevo.training import TrainConfig
@@ -131,7 +131,7 @@ def summarise(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="../shared/data/mnist", help="MNIST IDX folder (or a known name)")
+    parser.add_argument("--data", default=BUILTIN_DATASET, help="data set name or IDX folder (default: the built-in MNIST subset)")
     parser.add_argument("--arch", default="784-64-32-10")
     parser.add_argument("--d", type=int, default=32, help="embedding width")
     parser.add_argument("--parents", type=int, default=4)
