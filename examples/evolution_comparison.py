@@ -1,0 +1,321 @@
+"""Evolution in which crossover pays: every design of issue 11 with its arms, at equal cost.
+
+Designs (``populations.memetic``, ``populations.specialists``, ``populations.neuron_evolution``):
+
+* ``shared-ancestor`` (the main design, designs 1 + 2 of the issue): memetic (Lamarckian)
+  evolution of embedding genomes that all descend from one ancestor and share its input encoding;
+  every generation each selected parent learns K Adam steps on its own minibatches, then the
+  learned parents are varied and scored. Arms: aligned interpolation crossover (a "model soup" of
+  two members), aligned transplant crossover, mutation only, none (selected copies), independent
+  members (no selection), aligned direct interpolation with REPAIR on direct genomes, and plain Adam
+  training of the ancestor alone with the same total gradient steps.
+* ``fresh-members`` (design 1 alone): as above, but the members start from different random
+  genomes on the ancestor's input encoding (no common ancestry).
+* ``specialists`` (design 3): the members descend from the ancestor and are trained further on one
+  half of the classes each before memetic evolution on all classes.
+* ``neuron-level`` (design 4, SANE/ESP): subpopulations of neuron records per slot, evolved without
+  gradient steps at equal evaluations with a whole-network mutation GA.
+
+Each run is one record of ``docs/results/evolution_comparison.json`` (test and holdout accuracy of
+the final best individual by fitness, evaluations and gradient steps as counted by the code). The
+script is resumable: records already in the output file are skipped unless the measured code
+changed since the commit they were measured on (``neuroevo.provenance.changed_since``). At the end
+it writes learning-curve PNGs and the section "Evolution in which crossover pays (issue 11)" of
+``docs/RESULTS.md`` from the JSON::
+
+    OMP_NUM_THREADS=1 python examples/evolution_comparison.py --seeds 10 --secondary-seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+import neuroevo.data as data
+from neuroevo.data import Dataset, load_dataset, train_holdout_split
+from neuroevo.evaluation import evaluate_genome
+from neuroevo.files import atomic_write
+from neuroevo.provenance import changed_since, provenance
+from populations.comparison import (
+    arm_label,
+    check_equal_budget,
+    mean_curve_value,
+    plot_curves,
+    separation,
+    summarise,
+    summary_table,
+)
+from populations.memetic import EvolutionRun, MemeticSettings, fresh_members, run_memetic
+from populations.neuron_evolution import run_neuron_level
+from populations.specialists import specialist_population
+
+SECTION_HEADING = "## Evolution in which crossover pays (issue 11)"
+BEGIN, END = "<!-- evolution_comparison:begin -->", "<!-- evolution_comparison:end -->"
+HOLDOUT = 1000
+SUBSET = 5000
+#: Budget of the neuron-level design: generations and networks per record per generation.
+NEURON_GENERATIONS, NEURON_TRIALS = 10, 4
+
+
+@dataclass(frozen=True)
+class Arm:
+    design: str
+    encoding: str
+    variation: str
+    operator: str
+    run: Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionRun]
+
+
+def _memetic(variation: str, crossover: str = "interpolate-aligned", encoding: str = "embedding",
+             initial: Callable | None = None) -> Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionRun]:
+    def run(train: Dataset, holdout: Dataset, settings: MemeticSettings, seed: int) -> EvolutionRun:
+        start = None if initial is None else (lambda root, s, sd: initial(root, train, s, sd))
+        return run_memetic(train, holdout, settings, variation=variation, crossover=crossover, encoding=encoding,
+                           seed=seed, initial=start)
+    return run
+
+
+def _neuron(variation: str) -> Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionRun]:
+    def run(train: Dataset, holdout: Dataset, settings: MemeticSettings, seed: int) -> EvolutionRun:
+        return run_neuron_level(train, holdout, settings, variation=variation, generations=NEURON_GENERATIONS,
+                                trials=NEURON_TRIALS, seed=seed)
+    return run
+
+
+def _fresh(root, train, settings, seed):
+    return fresh_members(root, settings, seed)
+
+
+def _specialists(root, train, settings, seed):
+    return specialist_population(root, train, settings)
+
+
+def arms() -> list[Arm]:
+    """Every arm of every design; the main design first."""
+    result = [
+        Arm("shared-ancestor", "embedding", "crossover", "interpolate-aligned", _memetic("crossover")),
+        Arm("shared-ancestor", "embedding", "crossover", "transplant-aligned",
+            _memetic("crossover", "transplant-aligned")),
+        Arm("shared-ancestor", "embedding", "mutation-only", "gaussian", _memetic("mutation-only")),
+        Arm("shared-ancestor", "embedding", "none", "copy", _memetic("none")),
+        Arm("shared-ancestor", "embedding", "independent", "none", _memetic("independent")),
+        Arm("shared-ancestor", "direct", "crossover", "interpolate-aligned-repair",
+            _memetic("crossover", "interpolate-aligned-repair", "direct")),
+        Arm("shared-ancestor", "adam", "none", "plain-adam", _memetic("adam")),
+    ]
+    for variation, operator in (("crossover", "interpolate-aligned"), ("mutation-only", "gaussian"),
+                                ("none", "copy"), ("independent", "none")):
+        result.append(Arm("fresh-members", "embedding", variation, operator, _memetic(variation, initial=_fresh)))
+    for variation, operator, crossover in (("crossover", "interpolate-aligned", "interpolate-aligned"),
+                                           ("crossover", "transplant-aligned", "transplant-aligned"),
+                                           ("mutation-only", "gaussian", ""), ("none", "copy", ""),
+                                           ("independent", "none", "")):
+        result.append(Arm("specialists", "embedding", variation, operator,
+                          _memetic(variation, crossover or "interpolate-aligned", initial=_specialists)))
+    for variation, operator in (("crossover", "esp-interpolate"), ("mutation-only", "esp-gaussian"),
+                                ("none", "esp-reassembly")):
+        result.append(Arm("neuron-level", "embedding", variation, operator, _neuron(variation)))
+    result.append(Arm("neuron-level", "embedding", "mutation-only", "whole-network-gaussian", _neuron("whole-network")))
+    return result
+
+
+def load_splits(source: str) -> tuple[Dataset, Dataset, Dataset]:
+    """``(train, holdout, test)``: a 5,000-image training subset (the whole of MNIST's 5k subset; a
+    random subset, seed 0, of Fashion-MNIST's 60k) split stratified (seed 0) into 4,000 / 1,000,
+    and the official 10k test split."""
+    train = load_dataset(source, "train")
+    if len(train) > SUBSET:
+        train = train.subset(torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:SUBSET],
+                             f"train-subset-{SUBSET}")
+    train, holdout = train_holdout_split(train, HOLDOUT, seed=0, stratify=True)
+    return train, holdout, load_dataset(source, "test")
+
+
+def _key(record: dict[str, Any]) -> tuple:
+    return (record["dataset"], record["design"], record["encoding"], record["variation"], record["operator"],
+            record["seed"])
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _write(path: Path, document: dict[str, Any]) -> None:
+    text = json.dumps(document, indent=1) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    path = Path(args.output)
+    document = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    fresh = {}
+    stale_cache: dict[str | None, bool] = {}
+    for record in document.get("runs", []):
+        commit = record.get("commit")
+        if commit not in stale_cache:
+            stale_cache[commit] = bool(changed_since(commit)) and not args.keep_stale
+        if not stale_cache[commit]:
+            fresh[_key(record)] = record
+    settings = MemeticSettings()
+    datasets = {"mnist": args.mnist, "fashion-mnist": args.fashion}
+    selected = [a for a in arms() if args.designs is None or a.design in args.designs]
+    runs = list(fresh.values())
+    record_provenance = provenance()
+    document = {"commit": record_provenance["commit"], "provenance": record_provenance,
+                "settings": asdict(settings), "runs": runs}
+    splits: dict[str, tuple[Dataset, Dataset, Dataset]] = {}
+    phases = ([a for a in selected if a.design == "shared-ancestor"], [a for a in selected if a.design != "shared-ancestor"])
+    for phase, n_seeds, phase_datasets in ((phases[0], args.seeds, list(datasets)),
+                                           (phases[1], args.secondary_seeds, args.secondary_datasets)):
+        for dataset in phase_datasets:
+            if datasets.get(dataset) is None:
+                continue
+            for seed in range(n_seeds):
+                for arm in phase:
+                    key = (dataset, arm.design, arm.encoding, arm.variation, arm.operator, seed)
+                    if key in fresh:
+                        continue
+                    if dataset not in splits:
+                        splits[dataset] = load_splits(datasets[dataset])
+                    train, holdout, test = splits[dataset]
+                    start = time.perf_counter()
+                    result = arm.run(train, holdout, settings, seed)
+                    record = {
+                        "dataset": dataset, "design": arm.design, "encoding": arm.encoding,
+                        "variation": arm.variation, "operator": arm.operator, "seed": seed,
+                        "evaluations": result.evaluations, "gradient_steps": result.gradient_steps,
+                        "test_accuracy": evaluate_genome(result.best, test).accuracy,
+                        "holdout_accuracy": evaluate_genome(result.best, holdout).accuracy,
+                        "commit": record_provenance["commit"], "dirty": record_provenance["dirty"],
+                        "wall_s": round(time.perf_counter() - start, 2),
+                        "curve": [{k: _finite(v) for k, v in entry.items()} for entry in result.curve],
+                    }
+                    runs.append(record)
+                    fresh[key] = record
+                    _write(path, document)
+                    print(f"{dataset} {arm.design} {arm_label(record)} seed {seed}: test "
+                          f"{record['test_accuracy']:.4f} holdout {record['holdout_accuracy']:.4f} "
+                          f"({record['wall_s']} s)", flush=True)
+    _write(path, document)
+    return document
+
+
+def _nan_to_text(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+
+
+def write_report(document: dict[str, Any], figures: Path, results: Path) -> str:
+    """Plots and the RESULTS section, from the JSON document alone. Returns the section."""
+    runs = document["runs"]
+    check_equal_budget([r for r in runs if r["encoding"] != "adam"])
+    summaries = summarise(sorted(runs, key=lambda r: (r["dataset"], r["design"])))
+    settings = MemeticSettings(**document["settings"])
+    lines = [SECTION_HEADING, "", BEGIN, "",
+             "Generated by `examples/evolution_comparison.py` from `docs/results/evolution_comparison.json` "
+             f"(commit `{document['commit']}`); every number below comes from that file.", "",
+             "**Data.** MNIST: the 5k training subset, split (stratified, seed 0) into 4,000 training images and "
+             f"{HOLDOUT:,} holdout images that measure fitness. Fashion-MNIST: a random 5,000-image subset (seed 0) "
+             "of the 60k training split, split the same way (cut from the full set to keep the two comparable and "
+             "the compute small). Test: each data set's official 10k test split, used once per run on the final "
+             "best individual (chosen by holdout fitness over the whole run).", "",
+             f"**Networks and budget.** `{settings.architecture}`, embedding width d = {settings.d}; population "
+             f"{settings.population}; generation 0 plus {settings.generations} generations; K = {settings.steps} "
+             f"Adam steps of batch {settings.batch_size} per member per generation (learning rate {settings.lr} "
+             f"decayed by a cosine to {settings.lr_final} over the generations; Adam restarted at each learning "
+             f"step); one ancestor trained {settings.ancestor_steps} steps (one-cycle, peak {settings.ancestor_lr}), "
+             "which learns the input encoding the members then share, frozen. Every evolutionary arm of a design "
+             "spends the same fitness evaluations and gradient steps (counted by the code, checked by "
+             "`check_equal_budget` before this section is written); plain Adam spends the same gradient steps, "
+             "validates every K steps and keeps its best validated step.", "",
+             f"**Operators.** Interpolation crossover: `cx_interpolate_aligned` (embedding matching, alpha = "
+             f"{settings.alpha}); transplant: `cx_transplant_aligned` of the hidden layer (coefficient "
+             f"{settings.coefficient}); direct: `cx_interpolate_aligned` with activation matching and REPAIR on "
+             f"{settings.probe_size} training images; mutation: `mut_gaussian` (sigma = {settings.mutation_sigma} "
+             f"x the ancestor's RMS gene, indpb = {settings.mutation_indpb}); selection: tournaments of "
+             f"{settings.tournament}. Order in a generation: {settings.order}.", ""]
+    for dataset in dict.fromkeys(r["dataset"] for r in runs):
+        for design in dict.fromkeys(r["design"] for r in runs if r["dataset"] == dataset):
+            group = [s for s in summaries if (s.dataset, s.design) == (dataset, design)]
+            group_runs = [r for r in runs if (r["dataset"], r["design"]) == (dataset, design)]
+            lines += [f"### {dataset}, {design}", "", "Test and holdout accuracy of the final best individual, mean "
+                      "over seeds ± half-width of the 95% Student-t interval:", "", summary_table(group), ""]
+            for arm in group:
+                if arm.variation == "crossover":
+                    verdict = separation(group, arm)
+                    rivals = [label for label in verdict if label.split(" / ")[1] in
+                              ("mutation-only", "none", "independent") and label.startswith(arm.encoding)]
+                    rivals += [label for label in verdict if label.startswith("adam") or label.startswith("direct")]
+                    lines.append(f"* {arm.label}: " + "; ".join(f"{verdict[r]} {r}" for r in rivals) + ".")
+            diag = []
+            for label in dict.fromkeys(arm_label(r) for r in group_runs):
+                arm_runs = [r for r in group_runs if arm_label(r) == label]
+                if not arm_runs[0].get("curve") or arm_runs[0]["encoding"] == "adam":
+                    continue
+                diag.append(f"| {label} | {_nan_to_text(mean_curve_value(arm_runs, 'mean', 1))} | "
+                            f"{_nan_to_text(mean_curve_value(arm_runs, 'intermediate_avg', 1))} | "
+                            f"{_nan_to_text(mean_curve_value(arm_runs, 'mean', -1))} | "
+                            f"{_nan_to_text(mean_curve_value(arm_runs, 'intermediate_avg', -1))} | "
+                            f"{_nan_to_text(mean_curve_value(arm_runs, 'diversity', 1))} | "
+                            f"{_nan_to_text(mean_curve_value(arm_runs, 'diversity', -1))} |")
+            if diag:
+                lines += ["", "Diagnostics (means over seeds, %): population mean holdout accuracy after variation "
+                          "(scored) and before it (the learned parents; the diagnostic evaluation), at generation 1 "
+                          "and at the last generation; diversity = mean pairwise prediction disagreement on 200 "
+                          "training images.", "",
+                          "| arm | scored mean, gen 1 | before variation, gen 1 | scored mean, last | "
+                          "before variation, last | diversity, gen 1 | diversity, last |",
+                          "|---|---|---|---|---|---|---|", *diag]
+            for field in ("best", "mean"):
+                name = f"evolution_{dataset}_{design}_{field}.png"
+                drawn = plot_curves(group_runs, figures / name, field=field,
+                                    title=f"{dataset}, {design}: {'best so far' if field == 'best' else 'population mean'}"
+                                          " (holdout)")
+                if drawn is not None:
+                    lines += ["", f"![{dataset} {design} {field}](results/{name})"]
+            lines.append("")
+    lines += ["Command: `OMP_NUM_THREADS=1 python examples/evolution_comparison.py --seeds 10 --secondary-seeds 5`", "",
+              END]
+    section = "\n".join(lines) + "\n"
+    text = results.read_text() if results.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(SECTION_HEADING, 1) if SECTION_HEADING in text else (text.split(BEGIN)[0], "")
+        tail = text.split(END, 1)[1]
+        text = head.rstrip("\n") + "\n\n" + section + tail.lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    atomic_write(results, lambda tmp: tmp.write_text(text))
+    return section
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    builtin = getattr(data, "BUILTIN_DATASET", None)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mnist", default=builtin or "../shared/data/mnist",
+                        help="MNIST data: a known name, the built-in name or an IDX folder (default %(default)s)")
+    parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
+                        help="Fashion-MNIST data (name or folder; default %(default)s)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds of the main design")
+    parser.add_argument("--secondary-seeds", type=int, default=5, help="seeds of the other designs")
+    parser.add_argument("--secondary-datasets", nargs="+", default=["mnist"], help="data sets of the other designs")
+    parser.add_argument("--designs", nargs="+", default=None, help="only these designs")
+    parser.add_argument("--output", default="docs/results/evolution_comparison.json")
+    parser.add_argument("--results", default="docs/RESULTS.md")
+    parser.add_argument("--keep-stale", action="store_true",
+                        help="reuse records even if the measured code changed since their commit")
+    parser.add_argument("--report-only", action="store_true", help="only write the plots and the RESULTS section")
+    args = parser.parse_args()
+    output = Path(args.output)
+    document = json.loads(output.read_text()) if args.report_only else run_all(args)
+    print(write_report(document, output.parent, Path(args.results)))
+
+
+if __name__ == "__main__":
+    main()
