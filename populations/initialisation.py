@@ -38,6 +38,7 @@ def train_parents(
     *,
     encoding: str = "embedding",
     d: int = 64,
+    init: str = "normal",
     config: TrainConfig = TrainConfig(),
     seed: int = 0,
     device: torch.device | str | None = None,
@@ -56,6 +57,8 @@ def train_parents(
             last step); see :func:`neuroevo.training.train_genome`.
         encoding: ``"embedding"`` or ``"direct"``.
         d: embedding width.
+        init: embedding parents' initialisation (``"normal"`` or ``"fan-in"``, see
+            ``EmbeddingGenome.random``).
         config: the training recipe (``train_input_encoding`` is set as described above).
         seed: first seed.
         device: where training runs.
@@ -74,7 +77,7 @@ def train_parents(
             start: Genome = DirectGenome.random(architecture, generator=generator)
         else:
             shared = parents[0].input_encoding if parents else None
-            start = EmbeddingGenome.random(architecture, d, input_encoding=shared, generator=generator)
+            start = EmbeddingGenome.random(architecture, d, input_encoding=shared, init=init, generator=generator)
         parents.append(train_genome(start, train, holdout, config=run, device=device, progress=False).genome)
     return parents
 
