@@ -191,3 +191,14 @@ def test_run_sweep_takes_a_pair_of_arrays():
     from_data = run_sweep("transplant", parents, Dataset.from_arrays(x, y, standardise=False), **kwargs)
     np.testing.assert_array_equal(from_pair.curves[0].accuracy, from_data.curves[0].accuracy)
     assert "arrays" in from_pair.dataset
+
+
+def test_scikit_learn_digits_train_from_its_arrays():
+    datasets = pytest.importorskip("sklearn.datasets")  # the optional extra "sklearn" (in "all")
+    x, y = datasets.load_digits(return_X_y=True)  # float64 [1797, 64] in 0..16, int labels
+    train = Dataset.from_arrays(x[:1400], y[:1400], name="digits")
+    test = Dataset.from_arrays(x[1400:], y[1400:], mean=train.mean, std=train.std, name="digits", split="test")
+    genome = EmbeddingGenome.random(FLAT, 16, init="fan-in", generator=torch.Generator().manual_seed(0))
+    config = TrainConfig(steps=150, batch_size=100, validate_every=50, max_lr=0.02)
+    trained = train_genome(genome, train, None, config=config, progress=False).genome
+    assert evaluate_genome(trained, test).accuracy > 0.85
