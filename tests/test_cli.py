@@ -47,7 +47,8 @@ def test_a_failed_download_is_one_line_without_a_traceback(tmp_path, monkeypatch
     import torchvision
 
     def offline(*args, **kwargs):
-        raise OSError("[Errno 101] Network is unreachable")
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried http://example.org/, got:\n"
+                           "<urlopen error [Errno 101] Network is unreachable>\n")
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
     assert main(["train", "--data", "mnist", "--download", "--data-root", str(tmp_path), "--arch", "784-10",

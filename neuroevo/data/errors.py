@@ -46,7 +46,8 @@ class DataSourceError(Exception):
     """A data set that cannot be had; ``str()`` gives the Python wording."""
 
     def __init__(self, name: str, folder: Path, reason: str) -> None:
-        self.name, self.folder, self.reason = name, Path(folder), str(reason)
+        # One line, whatever the cause's layout (torchvision's download errors span several).
+        self.name, self.folder, self.reason = name, Path(folder), " ".join(str(reason).split())
         super().__init__(self.message(PYTHON_WORDING))
 
     def __reduce__(self):
