@@ -71,6 +71,8 @@ class Arm:
     variation: str
     operator: str
     run: Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionRun]
+    #: Settings that differ from the main design's, as ``(name, value)`` pairs.
+    changes: tuple[tuple[str, Any], ...] = ()
 
 
 def _memetic(variation: str, crossover: str = "interpolate-aligned", encoding: str = "embedding",
@@ -110,6 +112,10 @@ def arms() -> list[Arm]:
             _memetic("crossover", "interpolate-aligned-repair", "direct")),
         Arm("shared-ancestor", "adam", "none", "plain-adam", _memetic("adam")),
     ]
+    for variation, operator in (("crossover", "interpolate-aligned"), ("mutation-only", "gaussian"),
+                                ("none", "copy"), ("independent", "none")):
+        result.append(Arm("shared-ancestor-constant-lr", "embedding", variation, operator, _memetic(variation),
+                          (("lr_final", MemeticSettings().lr),)))
     for variation, operator in (("crossover", "interpolate-aligned"), ("mutation-only", "gaussian"),
                                 ("none", "copy"), ("independent", "none")):
         result.append(Arm("fresh-members", "embedding", variation, operator, _memetic(variation, initial=_fresh)))
@@ -171,9 +177,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     document = {"commit": record_provenance["commit"], "provenance": record_provenance,
                 "settings": asdict(settings), "runs": runs}
     splits: dict[str, tuple[Dataset, Dataset, Dataset]] = {}
-    phases = ([a for a in selected if a.design == "shared-ancestor"], [a for a in selected if a.design != "shared-ancestor"])
+    main_designs = ("shared-ancestor", "shared-ancestor-constant-lr")
+    phases = ([a for a in selected if a.design == main_designs[0]], [a for a in selected if a.design == main_designs[1]],
+              [a for a in selected if a.design not in main_designs])
     for phase, n_seeds, phase_datasets in ((phases[0], args.seeds, list(datasets)),
-                                           (phases[1], args.secondary_seeds, args.secondary_datasets)):
+                                           (phases[1], args.seeds, list(datasets)),
+                                           (phases[2], args.secondary_seeds, args.secondary_datasets)):
         for dataset in phase_datasets:
             if datasets.get(dataset) is None:
                 continue
@@ -186,7 +195,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                         splits[dataset] = load_splits(datasets[dataset])
                     train, holdout, test = splits[dataset]
                     start = time.perf_counter()
-                    result = arm.run(train, holdout, settings, seed)
+                    result = arm.run(train, holdout, replace(settings, **dict(arm.changes)), seed)
                     record = {
                         "dataset": dataset, "design": arm.design, "encoding": arm.encoding,
                         "variation": arm.variation, "operator": arm.operator, "seed": seed,
@@ -244,7 +253,11 @@ def write_report(document: dict[str, Any], figures: Path, results: Path) -> str:
         for design in dict.fromkeys(r["design"] for r in runs if r["dataset"] == dataset):
             group = [s for s in summaries if (s.dataset, s.design) == (dataset, design)]
             group_runs = [r for r in runs if (r["dataset"], r["design"]) == (dataset, design)]
-            lines += [f"### {dataset}, {design}", "", "Test and holdout accuracy of the final best individual, mean "
+            changes = next((a.changes for a in arms() if a.design == design), ())
+            lines += [f"### {dataset}, {design}", ""]
+            if changes:
+                lines += ["Settings as above except " + ", ".join(f"{k} = {v}" for k, v in changes) + ".", ""]
+            lines += ["Test and holdout accuracy of the final best individual, mean "
                       "over seeds ± half-width of the 95% Student-t interval:", "", summary_table(group), ""]
             for arm in group:
                 if arm.variation == "crossover":
