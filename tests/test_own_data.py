@@ -202,3 +202,16 @@ def test_scikit_learn_digits_train_from_its_arrays():
     config = TrainConfig(steps=150, batch_size=100, validate_every=50, max_lr=0.02)
     trained = train_genome(genome, train, None, config=config, progress=False).genome
     assert evaluate_genome(trained, test).accuracy > 0.85
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_arrays_on_the_gpu_stay_there_and_score_as_on_the_cpu():
+    x, y = flat_blobs(100, seed=8)
+    cpu = Dataset.from_arrays(x, y)
+    gpu = Dataset.from_arrays(torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda())
+    assert gpu.device.type == "cuda" and gpu.labels.device.type == "cuda"
+    torch.testing.assert_close(gpu.images.cpu(), cpu.images)
+    genome = DirectGenome.random(FLAT, generator=torch.Generator().manual_seed(3))
+    expected = evaluate_genome(genome, cpu).accuracy
+    assert evaluate_genome(genome, (gpu.images, gpu.labels), device="cuda").accuracy == pytest.approx(expected)
+    assert evaluate_population([genome], gpu).accuracy[0].item() == pytest.approx(expected)
