@@ -151,3 +151,11 @@ def test_evolve_runs_on_the_builtin_data_set_with_no_data_flag(tmp_path, capsys)
     assert json.loads((out / "settings.json").read_text())["data"] == "mnist-small"
     output = capsys.readouterr().out
     assert "500 held-out training images of mnist-small" in output and "test split" in output
+
+
+def test_the_settings_file_of_a_run_is_a_config_that_repeats_it(tmp_path, data):
+    first, again = tmp_path / "first", tmp_path / "again"
+    assert main(["evolve", "--data", data, *ARGS, "--generations", "1", "-o", str(first)]) == 0
+    assert main(["evolve", "--config", str(first / "settings.json"), "--no-progress", "-o", str(again)]) == 0
+    assert (first / "settings.json").read_text() == (again / "settings.json").read_text()
+    assert _rows(first) == _rows(again)

@@ -2,9 +2,10 @@
 
 A config file is a JSON object of settings named as the flags' destinations
 (``{"population": 20, "crossover": "transplant", "data": "mnist-small"}``), with values written as
-on the command line (``"memory_budget": "2G"``; a number is MiB as for the flag). It is applied
-after parsing, so it can supply any setting, ``data`` included, and a flag given on the command
-line always wins, whatever its value.
+on the command line (``"memory_budget": "2G"``; a number is MiB as for the flag; ``null`` leaves
+the flag's default). It is applied after parsing, so it can supply any setting, ``data``
+included, and a flag given on the command line always wins, whatever its value. The
+``settings.json`` that ``neuroevo evolve`` writes is such a file: it repeats the run.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ def apply_config(parser: argparse.ArgumentParser, args: argparse.Namespace, give
         action = actions.get(key)
         if action is None or key in excluded:
             parser.error(f"--config {path}: unknown setting {key!r}")
-        if value is not None and action.type is not None:
+        if value is None:  # unset: the flag keeps its default
+            continue
+        if action.type is not None:
             try:
                 value = action.type(str(value))
             except (ValueError, argparse.ArgumentTypeError) as error:
