@@ -59,3 +59,30 @@ __all__ = [
     "train_parents",
     "write_logbook_csv",
 ]
+
+# Issue 11: memetic (Lamarckian) evolution, neuron-level evolution, specialists, comparison reporting.
+from populations.memetic import (  # noqa: E402
+    EvolutionRun,
+    LamarckianTraining,
+    MemeticSettings,
+    evolve_memetic,
+    resume_memetic,
+    run_memetic,
+)
+from populations.neuron_evolution import evolve_neurons, neuron_subpopulations, resume_neurons, run_neuron_level  # noqa: E402
+from populations.specialists import class_shards, specialist_population  # noqa: E402
+
+__all__ += [
+    "EvolutionRun",
+    "LamarckianTraining",
+    "MemeticSettings",
+    "class_shards",
+    "evolve_memetic",
+    "evolve_neurons",
+    "neuron_subpopulations",
+    "resume_memetic",
+    "resume_neurons",
+    "run_memetic",
+    "run_neuron_level",
+    "specialist_population",
+]
