@@ -106,6 +106,13 @@ class NeuronSet:
     def is_finite(self) -> bool:
         return all(bool(torch.isfinite(t).all()) for t in self._fields.values())
 
+    # Pickling (every protocol, 0 and 1 included) and copy.deepcopy go through the field dict.
+    def __getstate__(self) -> dict[str, Tensor]:
+        return self._fields
+
+    def __setstate__(self, state: dict[str, Tensor]) -> None:
+        self._fields = dict(state)
+
     def __repr__(self) -> str:
         shapes = ", ".join(f"{n}={list(t.shape)}" for n, t in self._fields.items())
         return f"NeuronSet(n={len(self)}, {shapes})"

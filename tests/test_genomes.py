@@ -104,6 +104,26 @@ def test_deepcopy_and_pickle_share_no_layer_storage():
     assert copy.deepcopy(genome).input_encoding is genome.input_encoding  # shared immutable basis
 
 
+@pytest.mark.parametrize("make", [
+    lambda: EmbeddingGenome.random(small_conv("free"), 4, generator=torch.Generator().manual_seed(0)),
+    lambda: DirectGenome.random(small_conv("position", "standard"), generator=torch.Generator().manual_seed(0)),
+    lambda: DirectGenome.random(small_dense(), generator=torch.Generator().manual_seed(0)),
+], ids=["embedding-conv", "direct-conv", "direct-dense"])
+def test_genomes_round_trip_through_every_pickle_protocol(make):
+    genome = make()
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        loaded = pickle.loads(pickle.dumps(genome, protocol=protocol))
+        assert type(loaded) is type(genome) and loaded == genome, protocol
+        for a, b in zip(loaded.layers, genome.layers):  # the same neurons in the same order
+            assert a.names == b.names and all(torch.equal(a[n], b[n]) for n in a.names)
+
+
+def test_neuron_sets_pickle_with_protocol_0():
+    records = NeuronSet(embeddings=torch.randn(3, 2), bias=torch.zeros(3))
+    loaded = pickle.loads(pickle.dumps(records, protocol=0))
+    assert loaded == records and loaded.names == records.names
+
+
 def test_sharing_sets_copy_reorders_without_touching_the_original():
     genome = EmbeddingGenome.random(small_dense(), 4, generator=torch.Generator().manual_seed(0))
     before = genome.clone()
