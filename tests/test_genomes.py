@@ -124,6 +124,19 @@ def test_neuron_sets_pickle_with_protocol_0():
     assert loaded == records and loaded.names == records.names
 
 
+def test_to_gives_the_copy_a_fitness_of_its_own():
+    from tests.test_operators_support import architecture, make_genome
+
+    individual = make_genome("direct", architecture("dense"), torch.Generator().manual_seed(0))
+    individual.fitness.values = (0.5,)
+    moved = individual.to("cpu")
+    assert moved == individual and moved.fitness is not individual.fitness
+    moved.fitness.values = (0.9,)
+    assert individual.fitness.values == (0.5,)
+    del individual.fitness.values
+    assert moved.fitness.valid and moved.fitness.values == (0.9,)
+
+
 def test_sharing_sets_copy_reorders_without_touching_the_original():
     genome = EmbeddingGenome.random(small_dense(), 4, generator=torch.Generator().manual_seed(0))
     before = genome.clone()

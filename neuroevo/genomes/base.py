@@ -160,13 +160,16 @@ class Genome:
         Cheap, and safe for code that replaces layer entries (``permute_layer``, the operators)
         and never writes into a set's tensors. Use :meth:`clone` for a copy that shares nothing.
         """
-        return copy.deepcopy(self, {id(self.layers): list(self.layers)})
+        return self._copy_with_layers(list(self.layers))
 
     def to(self, device: torch.device | str) -> "Genome":
-        """A copy whose layer tensors live on ``device``."""
-        result = copy.copy(self)
-        result.layers = [layer.to(device) for layer in self.layers]
-        return result
+        """A copy whose layer tensors live on ``device`` (every other attribute deep-copied, a DEAP
+        fitness included; tensors already on ``device`` are shared, as ``Tensor.to`` does)."""
+        return self._copy_with_layers([layer.to(device) for layer in self.layers])
+
+    def _copy_with_layers(self, layers: list[NeuronSet]) -> "Genome":
+        """A deep copy of every attribute but ``layers``, which becomes the given list."""
+        return copy.deepcopy(self, {id(self.layers): layers})
 
     # -------------------------------------------------------------- counting
     def parameter_counts(self) -> dict[str, int]:
