@@ -12,7 +12,7 @@ this one class, whatever the encoding.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -103,6 +103,14 @@ class NeuronSet:
             [t.detach().reshape(len(self), -1).double() for t in self._fields.values()], dim=1
         )
 
+    def record_ranks(self) -> Tensor:
+        """``row_ranks(self.record_matrix())`` (``[n]``), without building the matrix when the
+        records' first entries already tell every neuron apart."""
+        if len(self) == 0:
+            return torch.zeros(0, dtype=torch.long)
+        first = next(iter(self._fields.values())).detach().reshape(len(self), -1)[:, 0]
+        return _ranks(first, self.record_matrix)
+
     def is_finite(self) -> bool:
         return all(bool(torch.isfinite(t).all()) for t in self._fields.values())
 
@@ -136,13 +144,34 @@ def sorted_rows(matrix: Tensor) -> Tensor:
 
 
 def lexsort_rows(matrix: Tensor) -> Tensor:
-    """Permutation ``[n]`` that sorts the rows of ``matrix [n, m]`` lexicographically."""
-    order = torch.arange(matrix.shape[0])
-    # Stable sorts from the last key to the first give a lexicographic order.
-    for column in reversed(range(matrix.shape[1])):
-        keys = matrix[order, column]
-        order = order[torch.sort(keys, stable=True).indices]
-    return order
+    """Permutation ``[n]`` that sorts the rows of ``matrix [n, m]`` lexicographically.
+
+    Equal rows (``-0.0`` equals ``0.0``) keep their relative order. No loop over columns: one sort
+    of the first column settles the order whenever its values are distinct (the usual case for
+    real-valued records); otherwise the rows are ranked in one call (:func:`row_ranks`).
+    """
+    return torch.sort(row_ranks(matrix), stable=True).indices
+
+
+def row_ranks(matrix: Tensor) -> Tensor:
+    """Dense lexicographic rank ``[n]`` (int64, from 0) of each row of ``matrix [n, m]``: equal
+    rows share a rank, and ``rank[i] < rank[j]`` exactly when row ``i`` sorts before row ``j``."""
+    if matrix.shape[1] == 0:
+        return torch.zeros(matrix.shape[0], dtype=torch.long, device=matrix.device)
+    return _ranks(matrix[:, 0], lambda: matrix)
+
+
+def _ranks(first: Tensor, matrix: Callable[[], Tensor]) -> Tensor:
+    """Dense ranks of the rows of ``matrix()`` (``[n, m]``), whose first column is ``first [n]``:
+    from one sort of ``first`` when its values are distinct, else from all columns at once."""
+    n = first.shape[0]
+    order = torch.sort(first, stable=True).indices
+    ordered = first.index_select(0, order)
+    if not bool((ordered[1:] == ordered[:-1]).any()):
+        ranks = torch.empty_like(order)
+        ranks[order] = torch.arange(n, device=first.device)
+        return ranks
+    return torch.unique(matrix(), dim=0, return_inverse=True)[1].reshape(n)
 
 
 def check_compatible_records(first: NeuronSet, *others: NeuronSet) -> None:

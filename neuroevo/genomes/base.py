@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
-from neuroevo.neurons import NeuronSet, lexsort_rows
+from neuroevo.neurons import NeuronSet
 
 
 class Genome:
@@ -96,7 +96,9 @@ class Genome:
             raise ValueError("the output layer is keyed by class; its neurons cannot be permuted")
         permutation = torch.as_tensor(permutation, dtype=torch.long)
         n = len(self.layers[index])
-        if permutation.shape != (n,) or not torch.equal(permutation.sort().values, torch.arange(n)):
+        if permutation.shape != (n,) or not torch.equal(
+            permutation.sort().values, torch.arange(n, device=permutation.device)
+        ):
             raise ValueError(f"not a permutation of {n} neurons: {permutation.tolist()[:10]}...")
         self.layers[index] = self.layers[index].select(permutation)
         self._permute_successor_inputs(index, permutation)
@@ -105,16 +107,43 @@ class Genome:
         """Hook for encodings whose next layer refers to this layer's neurons by position."""
 
     def canonical(self) -> "Genome":
-        """A copy with every hidden layer's neurons in a canonical (sorted) order.
+        """A copy with every hidden layer's neurons in the canonical order
+        (:meth:`canonical_orders`).
 
         Two genomes that differ only by the order of hidden neurons have identical canonical
-        forms. Layers are sorted in depth order so that a direct genome's column permutations are
-        applied before the next layer is sorted.
+        forms.
         """
-        result = copy.deepcopy(self)
-        for index in self.architecture.hidden_layers:
-            result.permute_layer(index, lexsort_rows(result.layers[index].record_matrix()))
-        return result
+        return self._copy_with_layers([layer.clone() for layer in self._canonical_layers()])
+
+    def canonical_orders(self) -> list[Tensor]:
+        """The canonical order of every hidden layer: ``orders[l]`` is a permutation ``[n_l]`` such
+        that :meth:`permute_layer` ``(l, orders[l])`` for every hidden layer ``l`` gives the
+        canonical form.
+
+        The canonical form depends on the genome only up to the order of its hidden neurons. Here
+        (records that carry everything about a neuron) each layer's records are sorted
+        lexicographically (:meth:`~neuroevo.neurons.NeuronSet.record_ranks`); neurons whose
+        records are equal are interchangeable, so their relative order does not matter.
+        Encodings whose records refer to other layers' neurons by position override this.
+        """
+        return [
+            torch.sort(self.layers[index].record_ranks(), stable=True).indices
+            for index in self.architecture.hidden_layers
+        ]
+
+    def _canonical_layers(self) -> list[NeuronSet]:
+        """The layers of :meth:`canonical`, without copying the genome (sets that need no reordering
+        are this genome's own)."""
+        return self._reordered_layers(self.canonical_orders())
+
+    def _reordered_layers(self, orders: Sequence[Tensor]) -> list[NeuronSet]:
+        """The layers after :meth:`permute_layer` ``(l, orders[l])`` of every hidden layer ``l``
+        (this genome unchanged)."""
+        work = copy.copy(self)
+        work.layers = list(self.layers)
+        for index, order in zip(self.architecture.hidden_layers, orders):
+            work.permute_layer(index, order)
+        return work.layers
 
     # ---------------------------------------------------------------- identity
     def _identity_parts(self) -> list[bytes]:
@@ -122,28 +151,38 @@ class Genome:
 
     @property
     def content_hash(self) -> str:
-        """SHA-256 (hex) of the canonical form: independent of hidden-neuron order."""
+        """SHA-256 (hex) of the canonical form: independent of hidden-neuron order (and of the
+        sign of zeros, which ``==`` ignores too)."""
         digest = hashlib.sha256()
         for part in self._identity_parts():
             digest.update(part)
-        for layer in self.canonical().layers:
+        for layer in self._canonical_layers():
             for name, tensor in layer.items():
+                values = tensor.detach().cpu().contiguous()
+                values = values.masked_fill(values == 0, 0)  # -0.0 == 0.0: one byte pattern
                 digest.update(name.encode())
                 digest.update(str(list(tensor.shape)).encode())
-                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+                digest.update(values.numpy().tobytes())
         return digest.hexdigest()
 
     def __eq__(self, other: object) -> bool:
+        """Whether both are the same network up to the order of hidden neurons (architecture,
+        encoding, input encoding and every record equal; a DEAP fitness is ignored)."""
         if not isinstance(other, Genome):
             return NotImplemented
-        if self.encoding != other.encoding or self._identity_parts() != other._identity_parts():
+        if self.encoding != other.encoding or self.widths != other.widths:
             return False
-        if self.widths != other.widths:
+        if self._identity_parts() != other._identity_parts():
             return False
-        mine, theirs = self.canonical(), other.canonical()
+        # Reorder this genome straight into the other's order (one copy, not two canonical forms):
+        # the other's neuron j matches this genome's neuron relative[j].
+        relative = [
+            mine.index_select(0, torch.sort(theirs).indices.to(mine.device))
+            for mine, theirs in zip(self.canonical_orders(), other.canonical_orders())
+        ]
         return all(
             a.names == b.names and all(torch.equal(a[n], b[n]) for n in a.names)
-            for a, b in zip(mine.layers, theirs.layers)
+            for a, b in zip(self._reordered_layers(relative), other.layers)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
