@@ -6,7 +6,11 @@ parents (sharing one input encoding) plus noisy copies of them. Fitness is accur
 images held out of the 5k training subset; the final best individual is scored once on the 10k
 test split. A couple of minutes on a laptop CPU::
 
-    python examples/evolve_mnist.py --data ../shared/data/mnist
+    python examples/evolve_mnist.py                 # the built-in MNIST subset (mnist-small)
+
+Members that descend from the same parent share its neurons, so crossover is the *aligned*
+transplant (matched neurons trade places); a random-subset transplant between two copies of one
+network would drop some neurons and duplicate others.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from deap import algorithms, base, tools
 
 import operators
 from neuroevo import Architecture
-from neuroevo.data import load_dataset, train_holdout_split
+from neuroevo.data import BUILTIN_DATASET, load_dataset, train_holdout_split
 from neuroevo.evaluation import evaluate_genome
 from neuroevo.training import TrainConfig
 from populations import population_from_parents, register_batched_evaluation, seed_everything, similar, train_parents
@@ -28,7 +32,7 @@ from populations import population_from_parents, register_batched_evaluation, se
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="../shared/data/mnist", help="MNIST IDX folder (or a known name)")
+    parser.add_argument("--data", default=BUILTIN_DATASET, help="data set name or IDX folder (default: %(default)s)")
     parser.add_argument("--arch", default="784-64-32-10")
     parser.add_argument("--d", type=int, default=32, help="embedding width")
     parser.add_argument("--parents", type=int, default=4, help="briefly trained parents")
@@ -50,7 +54,7 @@ def main() -> None:
 
     toolbox = base.Toolbox()
     register_batched_evaluation(toolbox, holdout)  # toolbox.evaluate and a batching toolbox.map
-    toolbox.register("mate", operators.cx_transplant, layer=0, coefficient=0.5)
+    toolbox.register("mate", operators.cx_transplant_aligned, layer=0, coefficient=0.5)
     toolbox.register("mutate", operators.mut_gaussian, sigma=0.01, indpb=0.05)
     toolbox.register("select", tools.selTournament, tournsize=3)
 
