@@ -1,6 +1,9 @@
-"""Smoke runs of the benchmark scripts on tiny inputs: they must run to the end and write their figures."""
+"""Smoke runs of the benchmark scripts on tiny inputs: they run to the end and write figures that
+agree with each other and with counts worked out by hand (no assertion on how fast anything is)."""
 
 import json
+import math
+import statistics
 
 import pytest
 
@@ -9,13 +12,63 @@ from tests.conftest import load_benchmark
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+def _check_timings(seconds: dict[str, list[float]], median: dict[str, float], repeats: int) -> None:
+    """Every run timed ``repeats`` times, each time finite and positive, medians the medians."""
+    for name, times in seconds.items():
+        assert len(times) == repeats and all(math.isfinite(t) and t > 0 for t in times), name
+        assert median[name] == statistics.median(times), name
+
+
 @pytest.mark.parametrize("population", [[], ["--offspring-of", "2"]], ids=["random", "offspring"])
 def test_batched_evaluation_benchmark_writes_agreeing_figures(idx_folder, tmp_path, population):
     output = tmp_path / "batched.json"
     load_benchmark("batched_evaluation").main(
-        ["--data", str(idx_folder), "--arch", "36-10-3", "--d", "4", "--population", "3", "--repeats", "1",
+        ["--data", str(idx_folder), "--arch", "36-10-3", "--d", "4", "--population", "3", "--repeats", "3",
          "--probe-size", "32", "--output", str(output), *population]
     )
     figures = json.loads(output.read_text())
     assert figures["max_abs_difference"]["accuracy"] <= 1 / 60  # 60 test images
-    assert figures["speedup"] > 0 and 0 < figures["flops_performed"] <= figures["flops_loop"]
+    _check_timings(figures["wall_seconds"], figures["median_wall_seconds"], 3)
+    median = figures["median_wall_seconds"]
+    assert figures["speedup"] == median["loop"] / median["batched"]
+    low, high = figures["speedup_range"]
+    assert low <= figures["speedup"] <= high
+    # FLOPs of 3 genomes 36-10-3 (d=4) on N=60 images, 2 per multiply-add, by hand:
+    # batched: input projection once 2 N 36 d, per genome 2 N (d 10 + 10 3) and W2 generation 2 10 3 d
+    assert figures["flops_performed"] == 2 * 60 * 36 * 4 + 3 * (2 * 60 * (4 * 10 + 10 * 3) + 2 * 10 * 3 * 4)
+    # loop (one chunk of 60): layer 1 factored 2 N d (36 + 10); layer 2 materialised 2 (10 d 3 + N 10 3)
+    assert figures["flops_loop"] == 3 * (2 * 60 * 4 * (36 + 10) + 2 * (10 * 4 * 3 + 60 * 10 * 3))
+    assert figures["flops_dense_equivalent"] == 3 * 2 * 60 * (36 * 10 + 10 * 3)
+
+
+def test_genome_equality_benchmark_writes_agreeing_figures(tmp_path):
+    output = tmp_path / "equality.json"
+    result = load_benchmark("genome_equality").main(
+        ["--arch", "12-6-5-3", "--repeats", "3", "--output", str(output)])
+    figures = json.loads(output.read_text())
+    assert figures == json.loads(json.dumps(result))
+    assert figures["dataset"] == "synthetic random genomes" and figures["split"] == "n/a"
+    assert "genome_equality.py --arch 12-6-5-3 --repeats 3" in figures["command"]
+    assert {"commit", "dirty", "measured_at"} <= set(figures)
+    assert figures["architecture"] == "12-6-5-3" and figures["threads"] == 1
+    assert {kind: pair["answer"] for kind, pair in figures["pairs"].items()} == {"equal": True, "unequal": False}
+    for pair in figures["pairs"].values():
+        _check_timings(pair["seconds"], pair["median_seconds"], 3)
+        median = pair["median_seconds"]
+        assert pair["ratio_reference_old_over_current"] == median["reference_old"] / median["current"]
+        assert pair["ratio_reference_old_over_similar"] == median["reference_old"] / median["similar"]
+
+
+def test_genome_equality_reference_is_the_old_order_dependent_equality():
+    """The benchmark's reference point reproduces the old defect (ties kept in stored order), so
+    it is the old code and not the new one under another name."""
+    from neuroevo import Architecture, DirectGenome
+
+    benchmark = load_benchmark("genome_equality")
+    genome = DirectGenome.random(Architecture.parse("16-8-8-3"))
+    rows = list(range(8))
+    rows[1] = 0  # neurons 0 and 1 of layer 0: equal records, different outgoing weights
+    genome.layers[0] = genome.layers[0].select(rows)
+    swapped = genome.clone()
+    swapped.permute_layer(0, [1, 0, 2, 3, 4, 5, 6, 7])
+    assert swapped == genome and not benchmark.reference_old_equal(swapped, genome)
