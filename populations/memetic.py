@@ -25,6 +25,7 @@ import math
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -589,7 +590,8 @@ def run_memetic(
         seed: seeds everything (the ancestor, the generators).
         initial: ``(ancestor, settings, seed) -> (genomes, gradient steps spent)``; default: the
             ancestor copied ``settings.population`` times.
-        checkpoint: checkpoint file of the evolutionary loop.
+        checkpoint: checkpoint file of the evolutionary loop, written after every generation; when
+            it exists, the run continues from it (bit-identical to an uninterrupted run).
         on_generation: called after every generation.
 
     Returns:
@@ -597,8 +599,8 @@ def run_memetic(
 
     Raises:
         ValueError: contradictory settings (before any work): an unknown variation or crossover,
-            REPAIR on embedding genomes, a population too small or odd for crossover, or data
-            that do not fit the architecture.
+            REPAIR on embedding genomes, a population too small or odd for crossover, data
+            that do not fit the architecture, or a checkpoint written by a run with other settings.
     """
     if variation != "adam":
         _check_variation(variation, settings.population)
@@ -615,9 +617,7 @@ def run_memetic(
     root, steps = ancestor(train, settings, encoding=encoding, seed=seed)
     if variation == "adam":
         return _plain_adam(root, steps, train, holdout, settings, seed)
-    genomes, more = initial(root, settings, seed) if initial else ([root] * settings.population, 0)
     learner = LamarckianTraining(train, steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr)
-    learner.gradient_steps = steps + more
     probe = train.images[: settings.probe_size]
     toolbox = base.Toolbox()
     register_batched_evaluation(toolbox, holdout)
@@ -627,13 +627,21 @@ def run_memetic(
         toolbox.register("mate", _crossover(crossover, settings, probe))
     toolbox.register("mutate", operators.mut_gaussian, sigma=settings.mutation_sigma * genome_rms(root),
                      indpb=settings.mutation_indpb)
-    population = [individual_from_genome(genome) for genome in genomes]
-    halloffame = tools.HallOfFame(1, similar=similar)
-    state = evolve_memetic(population, toolbox, learner, variation=variation, ngen=settings.generations,
-                           order=settings.order, halloffame=halloffame, probe=probe[:200], lr_schedule=settings.lr_at,
-                           checkpoint=checkpoint,
-                           extra={"settings": dataclasses.asdict(settings), "variation": variation},
-                           on_generation=on_generation)
+    extra = {"settings": dataclasses.asdict(settings), "variation": variation, "crossover": crossover,
+             "encoding": encoding, "seed": seed}
+    loop = {"variation": variation, "ngen": settings.generations, "order": settings.order, "probe": probe[:200],
+            "lr_schedule": settings.lr_at, "on_generation": on_generation}
+    if checkpoint is not None and Path(checkpoint).exists():
+        stored = load_checkpoint(checkpoint).extra
+        if stored != extra:
+            raise ValueError(f"{checkpoint} was written by another run ({stored}); this run is {extra}")
+        state = resume_memetic(checkpoint, toolbox, learner, **loop)
+    else:
+        genomes, more = initial(root, settings, seed) if initial else ([root] * settings.population, 0)
+        learner.gradient_steps = steps + more
+        population = [individual_from_genome(genome) for genome in genomes]
+        state = evolve_memetic(population, toolbox, learner, halloffame=tools.HallOfFame(1, similar=similar),
+                               checkpoint=checkpoint, extra=extra, **loop)
     evaluations = sum(entry["nevals"] for entry in state.logbook)
     curve, best = [], float("-inf")
     done = 0
@@ -642,7 +650,7 @@ def run_memetic(
         best = max(best, entry["max"])
         curve.append({"evaluations": done, "best": best, "mean": entry["avg"], "intermediate_avg": entry["intermediate_avg"],
                       "diversity": entry["diversity"]})
-    return EvolutionRun(halloffame[0], state, evaluations, learner.gradient_steps, curve)
+    return EvolutionRun(state.halloffame[0], state, evaluations, learner.gradient_steps, curve)
 
 
 def _plain_adam(

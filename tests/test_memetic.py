@@ -236,3 +236,24 @@ def test_specialists_are_trained_on_their_shard_and_counted():
 def test_bad_class_groups_are_rejected(groups, message):
     with pytest.raises(ValueError, match=message):
         class_shards(synthetic(), groups)
+
+
+def test_run_memetic_continues_an_interrupted_run_bit_identically(tmp_path):
+    settings = tiny_settings(generations=3)
+    full = run_memetic(synthetic(), synthetic(48, seed=1), settings, seed=4)
+    path = tmp_path / "recipe.safetensors"
+
+    def stop(state):
+        if state.generation == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_memetic(synthetic(), synthetic(48, seed=1), settings, seed=4, checkpoint=path, on_generation=stop)
+    resumed = run_memetic(synthetic(), synthetic(48, seed=1), settings, seed=4, checkpoint=path)
+    assert repr(resumed.curve) == repr(full.curve)  # repr: NaN entries compare equal
+    assert (resumed.evaluations, resumed.gradient_steps) == (full.evaluations, full.gradient_steps)
+    for a, b in zip(full.best.layers, resumed.best.layers):
+        for name, tensor in a.items():
+            assert torch.equal(tensor, b[name])
+    with pytest.raises(ValueError, match="written by another run"):
+        run_memetic(synthetic(), synthetic(48, seed=1), settings, seed=5, checkpoint=path)
