@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from neuroevo import Architecture, DirectGenome, EmbeddingGenome, NeuronSet, decode, direct_equivalent
-from neuroevo.decoding import dense_from_embeddings, factored_is_cheaper, generate_weight
+from neuroevo.decoding import dense_from_embeddings, factored_is_cheaper, generate_weight, junction_embeddings
 from tests.conftest import small_conv, small_dense
 
 
@@ -31,20 +31,50 @@ def test_generated_weights_follow_the_formula():
     torch.testing.assert_close(net(x), h @ w2 + genome.layers[2]["bias"])
 
 
+def _reference_position_network(genome: EmbeddingGenome, x: torch.Tensor) -> torch.Tensor:
+    """The paper's formulas written out for 1x8x8-Cc-Cc-n-classes, position junction, pool 1, ReLU,
+    sigma = identity, without the package's decoding functions: pointwise weights ``Z_prev Z^T``
+    then each neuron's depthwise kernel; junction weights ``W[(i, p), j] = sum_d z_i[d] e_p[d] z_j[d]``
+    with inputs flattened channel major."""
+    arch, encoding = genome.architecture, genome.input_encoding
+    h, z_prev = x, encoding.inputs
+    for index in range(arch.n_conv):
+        z, kernels, bias = (genome.layers[index][n] for n in ("embeddings", "kernels", "bias"))
+        mixed = torch.einsum("bihw,io->bohw", h, z_prev @ z.T)
+        k = kernels.shape[-1]
+        h = torch.relu(torch.nn.functional.conv2d(mixed, kernels[:, None], bias, padding=k // 2, groups=len(z)))
+        z_prev = z
+    dense = genome.layers[arch.n_conv]
+    weight = torch.einsum("id,pd,jd->ipj", z_prev, encoding.positions, dense["embeddings"])
+    h = torch.relu(h.flatten(1) @ weight.flatten(0, 1) + dense["bias"])
+    z_prev = dense["embeddings"]
+    for layer in genome.layers[arch.n_conv + 1:]:
+        h = h @ (z_prev @ layer["embeddings"].T) + layer["bias"]
+        z_prev = layer["embeddings"]
+    return h
+
+
 def test_position_junction_generates_weights_from_the_neurons_own_embedding():
     arch = small_conv("position").with_options(pool=1)
-    genome = EmbeddingGenome.random(arch, 5)
+    genome = EmbeddingGenome.random(arch, 5, generator=torch.Generator().manual_seed(0))
     conv_z = genome.layers[arch.n_conv - 1]["embeddings"]
     positions = genome.input_encoding.positions
-    dense_z = genome.layers[arch.n_conv]["embeddings"]
-    weight = torch.einsum("id,pd,jd->ipj", conv_z, positions, dense_z)
-    # Moving neuron 0 elsewhere keeps its block of outgoing weights: it depends on z_0 only.
+    features = junction_embeddings(conv_z, arch, positions, None)
+    # Feature (i, p), channel major, has the embedding z_i * e_p: neuron i's own embedding only.
+    assert features.shape == (len(conv_z) * len(positions), 5)
+    for i in range(len(conv_z)):
+        for p in range(len(positions)):
+            torch.testing.assert_close(features[i * len(positions) + p], conv_z[i] * positions[p])
+    # The decoded network uses exactly those weights.
+    x = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(decode(genome)(x), _reference_position_network(genome, x), rtol=1e-4, atol=1e-5)
+    # Moving neuron 0 elsewhere moves its block of outgoing weights with it, unchanged.
     moved = genome.clone()
     moved.permute_layer(arch.n_conv - 1, torch.tensor([3, 4, 5, 0, 1, 2]))
-    weight_moved = torch.einsum(
-        "id,pd,jd->ipj", moved.layers[arch.n_conv - 1]["embeddings"], positions, dense_z
-    )
-    torch.testing.assert_close(weight_moved[3], weight[0])
+    moved_features = junction_embeddings(moved.layers[arch.n_conv - 1]["embeddings"], arch, positions, None)
+    blocks, moved_blocks = features.unflatten(0, (6, -1)), moved_features.unflatten(0, (6, -1))
+    torch.testing.assert_close(moved_blocks[3], blocks[0])
+    torch.testing.assert_close(decode(moved)(x), decode(genome)(x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("encoding", ["embedding", "direct"])
