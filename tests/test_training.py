@@ -213,7 +213,38 @@ def test_a_data_set_smaller_than_a_batch_is_used_whole():
     assert result.steps == 3 and len(result.history) == 3
 
 
-def test_training_runs_on_the_requested_device_and_returns_cpu_genomes():
-    result = train_genome(DirectGenome.random(DENSE), blobs(40), None, config=FAST, device="cpu", progress=False)
+def test_training_decodes_on_the_requested_device(monkeypatch):
+    """The device argument reaches the decoder (asked for "meta", a device no default would pick;
+    the recording decoder then trains on the CPU so the run can finish)."""
+    import neuroevo.training.loop as training_loop
+
+    requested = []
+
+    def recording_decode(genome, device=None, **options):
+        requested.append(device)
+        return decode(genome, None, **options)
+
+    monkeypatch.setattr(training_loop, "decode", recording_decode)
+    genome = DirectGenome.random(DENSE)
+    result = train_genome(genome, blobs(40), None, config=FAST, device="meta", progress=False)
+    assert requested == ["meta"]
+    assert result.steps == FAST.steps and result.genome != genome
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_training_on_cuda_trains_there_and_returns_cpu_genomes(monkeypatch):
+    import neuroevo.training.loop as training_loop
+
+    devices = []
+
+    def recording_decode(genome, device=None, **options):
+        module = decode(genome, device, **options)
+        devices.append(next(module.parameters()).device.type)
+        return module
+
+    monkeypatch.setattr(training_loop, "decode", recording_decode)
+    genome = DirectGenome.random(DENSE)
+    result = train_genome(genome, blobs(40), blobs(30, seed=3), config=FAST, device="cuda", progress=False)
+    assert devices == ["cuda"]
     assert all(t.device.type == "cpu" for layer in result.genome.layers for _, t in layer.items())
-    assert decode(result.genome)(blobs(2).images).shape == (2, 3)
+    assert result.genome != genome and decode(result.genome)(blobs(2).images).shape == (2, 3)
