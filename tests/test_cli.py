@@ -30,7 +30,8 @@ def test_bad_architecture_is_a_clean_error(tmp_path, capsys):
 # ------------------------------------------------------------------ data on the command line
 def test_train_evolve_and_sweep_default_to_the_builtin_data_set():
     parser = build_parser()
-    for argv in (["train", "--arch", "784-10", "-o", "x"], ["evolve", "-o", "x"], ["sweep", "transplant"]):
+    for argv in (["train", "--arch", "784-10", "-o", "x"], ["evolve", "-o", "x"], ["ga", "-o", "x"],
+                 ["sweep", "transplant"]):
         assert parser.parse_args(argv).data == BUILTIN_DATASET
     assert parser.parse_args(["fit", "g.safetensors", "-o", "x"]).data is None  # fit: test data only if asked
 
@@ -68,7 +69,7 @@ def test_sweep_and_evolve_read_memory_budgets_in_one_unit():
     parser = build_parser()
     for text, expected in (("512", 512 * 2**20), ("512M", 512 * 2**20), ("2G", 2**31), ("4096B", 4096)):
         sweep = parser.parse_args(["sweep", "transplant", "--memory-budget", text])
-        evolve = parser.parse_args(["evolve", "--memory-budget", text, "-o", "x"])
+        evolve = parser.parse_args(["ga", "--memory-budget", text, "-o", "x"])
         assert sweep.memory_budget == evolve.memory_budget == expected
     assert parser.parse_args(["sweep", "transplant"]).memory_budget == 512 * 2**20
 

@@ -44,7 +44,7 @@ def test_argparse_reports_the_parsers_own_message(capsys):
 
 def test_given_options_are_the_flags_written_whatever_their_values():
     parser = build_parser()
-    argv = ["evolve", "--population", "20", "--no-progress", "--seed", "0", "-o", "out"]
+    argv = ["ga", "--population", "20", "--no-progress", "--seed", "0", "-o", "out"]
     parser.parse_args(argv)
     assert given_options(parser, argv) == {"population": "--population", "no_progress": "--no-progress",
                                            "seed": "--seed", "output": "--output"}

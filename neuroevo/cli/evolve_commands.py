@@ -1,132 +1,97 @@
-"""``neuroevo evolve``: a generational GA (DEAP ``eaSimple`` with checkpoints) from flags or a config.
+"""``neuroevo evolve``: the recommended evolution recipe, memetic evolution from one ancestor.
 
-The fitness of an individual is its accuracy on a held-out part of the training split (never the
-test split). Everything goes into the output folder:
+Every member descends from one briefly trained ancestor (which learns the input encoding the
+population shares); each generation every child takes ``--steps`` Adam steps on its own minibatches
+(written back into its genome: Lamarckian), is scored on a held-out part of the training split,
+and the next generation is selected and varied (aligned interpolation crossover by default; see
+:func:`populations.memetic.run_memetic` and docs/RESULTS.md for how the recipe was chosen). The
+best individual is scored once on the test split at the end. ``neuroevo ga`` runs a plain
+``eaSimple`` GA instead.
 
-* ``checkpoint.safetensors``: the run's state, every ``--checkpoint-every`` generations and at the
-  end (``--resume`` continues from it with the settings stored in it: only ``--generations`` and
-  how to run here, :data:`RESUME_FLAGS`, may change; any other flag given is ignored, with a
-  warning);
-* ``logbook.csv``: one row per generation (rewritten every generation);
-* ``fitness.png``: max / mean / min fitness over generations;
-* ``best.safetensors``: the best individual found (the hall of fame's first);
-* ``settings.json``: the settings of the run (what the run is: every flag but how to run it here).
+Everything goes into the output folder:
 
-The data default to the built-in ``mnist-small``; ``--config FILE`` can supply any setting
-(:mod:`neuroevo.cli.config`).
+* ``checkpoint.safetensors``: the run's state after every generation (``--resume`` continues from
+  it with the settings stored in ``settings.json``; only :data:`RESUME_FLAGS` may be given then,
+  any other flag is ignored with a warning);
+* ``settings.json``: the settings of the run (usable as ``--config`` to repeat it);
+* ``logbook.csv`` and ``fitness.png``: best and mean holdout accuracy per generation;
+* ``best.safetensors``: the best individual found.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from deap import base, tools
+from tqdm.auto import tqdm
 
-import operators
-from neuroevo.cli.genome_commands import add_architecture_arguments, architecture_from_args
-from neuroevo.cli.options import add_data_arguments, add_memory_budget_argument, load_data
+from neuroevo.cli.options import add_data_arguments, load_data
 from neuroevo.data import Dataset, train_holdout_split
-from neuroevo.files import atomic_write, load_input_encoding, save_genome
 from neuroevo.evaluation import evaluate_genome
-from populations import (
-    evolve,
-    load_checkpoint,
-    population_from_files,
-    population_from_parents,
-    random_population,
-    register_batched_evaluation,
-    resume,
-    seed_everything,
-    similar,
-    write_logbook_csv,
-)
+from neuroevo.files import atomic_write, save_genome
+from populations import write_logbook_csv
+from populations.checkpoint import GAState
+from populations.memetic import CROSSOVERS, VARIATIONS, MemeticSettings, run_memetic
 from populations.plots import plot_logbook
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
+SETTINGS_FILE = "settings.json"
 LOGBOOK_FILE = "logbook.csv"
 PLOT_FILE = "fitness.png"
 BEST_FILE = "best.safetensors"
-SETTINGS_FILE = "settings.json"
-DEFAULT_GENERATIONS = 10
-CROSSOVERS = ("transplant", "transplant-aligned", "interpolate", "none")
-
-#: Flags that say how to run this invocation, not what the run is: never stored.
-_RUN_FLAGS = {"config", "resume", "output", "no_progress", "test", "device", "memory_budget", "command", "func",
-              "given_flags"}
 
 #: Flags a resumed run takes from the command line; every other one given is ignored, with a warning.
-RESUME_FLAGS = {"generations", "device", "memory_budget", "test", "no_progress", "output", "resume"}
+RESUME_FLAGS = {"resume", "output", "no_progress", "no_test"}
+#: Flags that say how to run this invocation, not what the run is: never stored.
+_RUN_FLAGS = RESUME_FLAGS | {"config", "command", "func", "given_flags"}
+#: The recipe's settings, each a flag named after its field (``steps`` -> ``--steps``).
+RECIPE_FIELDS = tuple(field.name for field in dataclasses.fields(MemeticSettings))
+_HELP = {
+    "architecture": "layer spec",
+    "d": "embedding width",
+    "population": "members (even, for crossover's pairs)",
+    "generations": "generations after generation 0",
+    "steps": "K: Adam steps every child takes per generation (written back into its genome)",
+    "batch_size": "samples per Adam step",
+    "lr": "learning rate of the first generation's steps (cosine decay to --lr-final)",
+    "lr_final": "learning rate of the last generation's steps",
+    "ancestor_steps": "training steps of the common ancestor",
+    "ancestor_lr": "the ancestor's peak learning rate (one-cycle)",
+    "order": "learn-then-vary or vary-then-learn",
+    "tournament": "tournament size of selection",
+    "alpha": "interpolation crossover: weight of the other parent",
+    "coefficient": "transplant crossover: fraction of neurons swapped",
+    "mutation_sigma": "Gaussian mutation std, as a fraction of the ancestor's RMS gene",
+    "mutation_indpb": "probability of mutating each gene",
+    "probe_size": "training images used by REPAIR and the diversity measure",
+}
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def recipe_settings(settings: dict[str, Any]) -> MemeticSettings:
+    """The :class:`MemeticSettings` of a run's settings (unset fields keep the recipe's defaults)."""
+    return MemeticSettings(**{name: settings[name] for name in RECIPE_FIELDS if settings.get(name) is not None})
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
+def fitness_split(settings: dict[str, Any]) -> tuple[Dataset, Dataset]:
+    """``(train part, holdout part)`` of the training split; fitness is accuracy on the holdout."""
+    return train_holdout_split(load_data(settings, "train"), settings["holdout"], seed=settings["split_seed"],
+                               stratify=True)
 
 
-def _mate(settings: dict[str, Any], probe: Any) -> Any:
-    crossover, layer = settings["crossover"], settings["layer"]
-    if crossover == "transplant":
-        return partial(operators.cx_transplant, layer=layer, coefficient=settings["coefficient"])
-    if crossover == "transplant-aligned":
-        method = settings["align_method"]
-        return partial(operators.cx_transplant_aligned, layer=layer, coefficient=settings["coefficient"],
-                       method=method, probe=probe if method == "activation" else None)
-    return partial(operators.cx_interpolate, alpha=settings["alpha"], layer=layer)
-
-
-def build_toolbox(settings: dict[str, Any], fitness_data: Dataset, probe: Any, *,
-                  device: str | None = None, memory_budget: int | None = None) -> base.Toolbox:
-    """The toolbox of a run: batched evaluation on ``fitness_data`` (on ``device``, within
-    ``memory_budget`` bytes), the chosen crossover, Gaussian mutation and tournament selection."""
-    toolbox = base.Toolbox()
-    register_batched_evaluation(toolbox, fitness_data, device=device, memory_budget=memory_budget)
-    if settings["crossover"] != "none":
-        toolbox.register("mate", _mate(settings, probe))
-    toolbox.register("mutate", operators.mut_gaussian, sigma=settings["mutation_sigma"], indpb=settings["indpb"])
-    toolbox.register("select", tools.selTournament, tournsize=settings["tournament_size"])
-    return toolbox
-
-
-def fitness_statistics() -> tools.Statistics:
-    """max / avg / min / std of the first fitness value."""
-    stats = tools.Statistics(lambda individual: individual.fitness.values[0])
-    for name, function in (("max", np.max), ("avg", np.mean), ("min", np.min), ("std", np.std)):
-        stats.register(name, function)
-    return stats
-
-
-def _data(settings: dict[str, Any]) -> tuple[Dataset, Dataset]:
-    """``(train part, holdout part)`` of the training split; the GA's fitness is on the holdout."""
-    train = load_data(settings, "train")
-    return train_holdout_split(train, settings["holdout"], seed=settings["split_seed"], stratify=True)
-
-
-def _initial_population(settings: dict[str, Any], args: argparse.Namespace) -> list:
-    n = settings["population"]
-    if settings["parents"]:
-        parents = population_from_files(settings["parents"])
-        return population_from_parents(parents, n, sigma=settings["init_sigma"])
-    architecture = architecture_from_args(args)
-    encoding = load_input_encoding(settings["input_encoding"]) if settings["input_encoding"] else None
-    kind = "embedding" if settings["encoding"] == "embedding" else "direct"
-    return random_population(architecture, n, encoding=kind, d=settings["d"], input_encoding=encoding,
-                             init=settings["init"])
+def _stored_settings(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The settings of the run in ``folder``, with a warning for each flag a resumed run ignores."""
+    path = folder / SETTINGS_FILE
+    if not path.exists():
+        raise ValueError(f"{folder} holds a checkpoint but no {SETTINGS_FILE}: it was not written by neuroevo evolve")
+    for dest, flag in args.given_flags.items():
+        if dest not in RESUME_FLAGS:
+            print(f"neuroevo evolve: warning: {flag} is ignored: a resumed run keeps its stored settings",
+                  file=sys.stderr)
+    return json.loads(path.read_text())
 
 
 def run_evolve(args: argparse.Namespace) -> int:
@@ -134,116 +99,88 @@ def run_evolve(args: argparse.Namespace) -> int:
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"output {folder} exists and is not a folder")
     checkpoint = folder / CHECKPOINT_FILE
-    settings = {key: value for key, value in vars(args).items() if key not in _RUN_FLAGS}
-    resuming = checkpoint.exists()
-    if resuming and not args.resume:
+    if checkpoint.exists() and not args.resume:
         raise ValueError(f"{folder} already holds a run; pass --resume to continue it, or choose another --output")
-    if resuming:
-        stored = load_checkpoint(checkpoint)
-        generations = settings["generations"]
-        if "settings" not in stored.extra:
-            raise ValueError(f"{checkpoint} was not written by neuroevo evolve (it holds no settings)")
-        settings = stored.extra["settings"]
-        if generations is not None:
-            settings["generations"] = generations
-        for dest, flag in args.given_flags.items():
-            if dest not in RESUME_FLAGS:
-                print(f"neuroevo evolve: warning: {flag} is ignored: a resumed run keeps its stored settings",
-                      file=sys.stderr)
-        print(f"resuming {folder} from generation {stored.state.generation} of {settings['generations']}")
+    if checkpoint.exists():
+        settings = _stored_settings(folder, args)
     else:
-        if not (settings["arch"] or settings["parents"]):
-            raise ValueError("give --arch (a random initial population) or --parents (a folder of genome files)")
-        if settings["generations"] is None:
-            settings["generations"] = DEFAULT_GENERATIONS
+        settings = {key: value for key, value in vars(args).items() if key not in _RUN_FLAGS}
+    recipe = recipe_settings(settings)  # checks the recipe's settings before any work
+    train, holdout = fitness_split(settings)
+    test = None if args.no_test else load_data(settings, "test")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"neuroevo evolve: memetic evolution of {recipe.population} {settings['encoding']} genomes "
+          f"({recipe.architecture}), {recipe.generations} generations of {recipe.steps} steps each, "
+          f"variation {settings['variation']}"
+          + (f" ({settings['crossover']})" if settings["variation"] == "crossover" else "")
+          + f"; fitness on {len(holdout)} held-out training images of {train.name}", flush=True)
+    bar = tqdm(total=recipe.generations + 1, desc="generations", unit="gen", disable=args.no_progress)
 
-    train, holdout = _data(settings)
-    probe = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(settings["split_seed"]))
-                         [: settings["probe_size"]]]
-    toolbox = build_toolbox(settings, holdout, probe, device=args.device, memory_budget=args.memory_budget)
-    common = {
-        "cxpb": settings["cxpb"] if settings["crossover"] != "none" else 0.0,
-        "mutpb": settings["mutpb"],
-        "ngen": settings["generations"],
-        "stats": fitness_statistics(),
-        "checkpoint_every": settings["checkpoint_every"],
-        "progress": not args.no_progress,
-        "on_generation": lambda state: write_logbook_csv(state.logbook, folder / LOGBOOK_FILE),
-    }
-    if resuming:
-        state = resume(checkpoint, toolbox, extra={"settings": settings}, **common)
+    def after_generation(state: GAState) -> None:
+        if not (folder / SETTINGS_FILE).exists():  # written once the run has passed its checks and started
+            atomic_write(folder / SETTINGS_FILE, lambda tmp: tmp.write_text(json.dumps(settings, indent=2) + "\n"))
+        write_logbook_csv(state.logbook, folder / LOGBOOK_FILE)
+        bar.n = state.generation + 1
+        bar.set_postfix(best=f"{state.logbook[-1]['max']:.4f}", mean=f"{state.logbook[-1]['avg']:.4f}")
+        bar.refresh()
+
+    run = run_memetic(train, holdout, recipe, variation=settings["variation"], crossover=settings["crossover"],
+                      encoding=settings["encoding"], seed=settings["seed"], checkpoint=checkpoint,
+                      on_generation=after_generation)
+    bar.close()
+    write_logbook_csv(run.state.logbook, folder / LOGBOOK_FILE)
+    plot_logbook(run.state.logbook, folder / PLOT_FILE, fields=("max", "avg"),
+                 title=f"memetic evolution: holdout accuracy ({len(holdout)} images)")
+    save_genome(run.best, folder / BEST_FILE)
+    print(f"written to {folder}: {CHECKPOINT_FILE}, {SETTINGS_FILE}, {LOGBOOK_FILE}, {PLOT_FILE}, {BEST_FILE}; "
+          f"{run.evaluations} fitness evaluations, {run.gradient_steps} gradient steps")
+    holdout_accuracy = run.best.fitness.values[0] if run.best.fitness.valid else evaluate_genome(run.best, holdout).accuracy
+    if test is None:
+        print(f"best individual: holdout accuracy {holdout_accuracy:.4f}")
     else:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / SETTINGS_FILE, lambda tmp: tmp.write_text(json.dumps(settings, indent=2) + "\n"))
-        seed_everything(settings["seed"])
-        population = _initial_population(settings, args)
-        state = evolve(population, toolbox, halloffame=tools.HallOfFame(settings["hall_of_fame"], similar=similar),
-                       checkpoint=checkpoint, extra={"settings": settings}, **common)
-
-    write_logbook_csv(state.logbook, folder / LOGBOOK_FILE)
-    plot_logbook(state.logbook, folder / PLOT_FILE)
-    best = state.halloffame[0]
-    save_genome(best, folder / BEST_FILE)
-    print(f"generation {state.generation}: best holdout accuracy {best.fitness.values[0]:.4f} "
-          f"({len(holdout)} held-out training images of {train.name})")
-    if args.test:
-        test = load_data(settings, "test")
-        print(f"best individual on the test split: accuracy {evaluate_genome(best, test).accuracy:.4f}")
-    print(f"written to {folder}: {CHECKPOINT_FILE}, {LOGBOOK_FILE}, {PLOT_FILE}, {BEST_FILE}")
+        print(f"best individual: holdout accuracy {holdout_accuracy:.4f}, test accuracy "
+              f"{evaluate_genome(run.best, test).accuracy:.4f} ({test.name} {test.split}, {len(test)} images)")
     return 0
 
 
+def _flag_type(default: Any) -> Any:
+    return type(default) if isinstance(default, (int, float, str)) and not isinstance(default, bool) else str
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    evolve_parser = subparsers.add_parser(
-        "evolve", help="run a genetic algorithm (eaSimple with checkpoints)",
-        description="Evolve a population with DEAP's eaSimple: batched evaluation of holdout accuracy, "
-                    "neuron-transplant or interpolation crossover, Gaussian mutation, tournament selection. "
-                    "Writes OUTPUT/checkpoint.safetensors, logbook.csv, fitness.png, best.safetensors.",
+    parser = subparsers.add_parser(
+        "evolve", help="run the recommended evolution recipe (memetic evolution with crossover)",
+        description="Memetic evolution from one ancestor: every child takes Adam steps on its own minibatches, "
+                    "is scored on held-out training images and crossed (aligned interpolation by default). "
+                    "Runs on the built-in mnist-small with no flags; writes OUTPUT/checkpoint.safetensors, "
+                    "settings.json, logbook.csv, fitness.png, best.safetensors and prints the best individual's "
+                    "test accuracy last.",
     )
-    evolve_parser.add_argument("--config", metavar="FILE",
-                               help="JSON file of settings named as these flags' destinations, values as on the "
-                                    "command line (e.g. {\"population\": 20, \"data\": \"mnist-small\"}); "
-                                    "flags given on the command line win")
-    add_data_arguments(evolve_parser)
-    evolve_parser.add_argument("--holdout", type=_positive_int, default=1000,
-                               help="training images held out to measure fitness (stratified)")
-    evolve_parser.add_argument("--split-seed", type=int, default=0, help="seed of the holdout split")
-    initial = evolve_parser.add_argument_group("initial population (--parents, or a random one of --arch)")
-    initial.add_argument("--parents", help="folder of genome files: the population is copies of them plus noise")
-    initial.add_argument("--init-sigma", type=float, default=0.01,
-                         help="std of the noise added to the parents' copies (the parents themselves are kept)")
-    initial.add_argument("--input-encoding", help="random embedding genomes: build on this shared input encoding")
-    add_architecture_arguments(initial, required=False)
-    ga = evolve_parser.add_argument_group("genetic algorithm")
-    ga.add_argument("--population", type=_positive_int, default=20, help="population size")
-    ga.add_argument("--generations", type=_non_negative_int, default=None,
-                    help=f"generations after the initial one (default {DEFAULT_GENERATIONS}; "
-                         "with --resume, the stored number)")
-    ga.add_argument("--cxpb", type=float, default=0.5, help="probability of crossing a pair")
-    ga.add_argument("--mutpb", type=float, default=0.2, help="probability of mutating an individual")
-    ga.add_argument("--crossover", choices=CROSSOVERS, default="transplant",
-                    help="neuron transplant, aligned transplant, interpolation, or none (mutation only)")
-    ga.add_argument("--layer", type=int, default=0, help="genome layer the crossover acts on")
-    ga.add_argument("--coefficient", type=float, default=0.5, help="transplant: fraction of the layer's neurons moved")
-    ga.add_argument("--alpha", type=float, default=0.5, help="interpolation weight")
-    ga.add_argument("--align-method", choices=operators.METHODS, default=None,
-                    help="aligned transplant: how neurons are matched (default: embedding / weights)")
-    ga.add_argument("--probe-size", type=_positive_int, default=256,
-                    help="training images used by --align-method activation")
-    ga.add_argument("--mutation-sigma", type=float, default=0.01, help="std of the Gaussian mutation")
-    ga.add_argument("--indpb", type=float, default=0.1, help="probability of mutating each gene")
-    ga.add_argument("--tournament-size", type=_positive_int, default=3)
-    ga.add_argument("--hall-of-fame", type=_positive_int, default=5, help="best individuals kept")
-    ga.add_argument("--seed", type=int, default=0, help="seeds Python's, NumPy's and torch's generators")
-    run = evolve_parser.add_argument_group("running")
-    run.add_argument("--device", default=None, help="where evaluation runs: cpu, cuda, ... (default: cpu)")
-    add_memory_budget_argument(run, default=None)
-    run.add_argument("--checkpoint-every", type=_positive_int, default=1, help="generations between checkpoints")
+    parser.add_argument("--config", metavar="FILE",
+                        help="JSON file of settings named as these flags' destinations (the settings.json of a run "
+                             "repeats it); flags given on the command line win")
+    add_data_arguments(parser)
+    parser.add_argument("--holdout", type=int, default=1000,
+                        help="training images held out to measure fitness (stratified; default %(default)s)")
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the holdout split")
+    recipe = parser.add_argument_group("the recipe (defaults: populations.memetic.MemeticSettings)")
+    defaults = MemeticSettings()
+    for name in RECIPE_FIELDS:
+        default = getattr(defaults, name)
+        flag = "--arch" if name == "architecture" else "--" + name.replace("_", "-")
+        recipe.add_argument(flag, dest=name, type=_flag_type(default), default=None,
+                            help=f"{_HELP.get(name, name)} (default {default})")
+    recipe.add_argument("--variation", choices=VARIATIONS, default="crossover",
+                        help="crossover (with mutation), mutation-only, none (selection and learning only) or "
+                             "independent (no selection)")
+    recipe.add_argument("--crossover", choices=CROSSOVERS, default="interpolate-aligned",
+                        help="the crossover (interpolate-aligned-repair needs --encoding direct)")
+    recipe.add_argument("--encoding", choices=("embedding", "direct"), default="embedding", help="genome encoding")
+    recipe.add_argument("--seed", type=int, default=0, help="seeds the ancestor, the batches and the operators")
+    run = parser.add_argument_group("running")
     run.add_argument("--resume", action="store_true",
-                     help="continue the run in OUTPUT from its checkpoint with its stored settings (only "
-                          "--generations, --device, --memory-budget, --test and --no-progress apply; other "
-                          "flags are ignored, with a warning), or start it if there is none")
-    run.add_argument("--test", action="store_true", help="evaluate the best individual on the test split at the end")
+                     help="continue the run in OUTPUT from its checkpoint with its stored settings")
+    run.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("-o", "--output", required=True, help="output folder")
-    evolve_parser.set_defaults(func=run_evolve)
+    parser.set_defaults(func=run_evolve)
