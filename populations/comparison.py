@@ -122,7 +122,8 @@ def check_equal_budget(records: Iterable[dict[str, Any]], *, exclude_encodings: 
     budgets: dict[tuple[str, str], dict[str, set]] = {}
     for record in records:
         _check_record(record)
-        entry = budgets.setdefault((record["dataset"], record["design"]), {"evaluations": set(), "gradient_steps": set()})
+        entry = budgets.setdefault((record["dataset"], record["design"]),
+                                   {"evaluations": set(), "gradient_steps": set()})
         entry["gradient_steps"].add((arm_label(record), int(record["gradient_steps"])))
         if record["encoding"] not in exclude_encodings:
             entry["evaluations"].add((arm_label(record), int(record["evaluations"])))

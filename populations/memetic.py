@@ -38,7 +38,7 @@ from neuroevo.decoding import decode
 from neuroevo.evaluation import check_genome_fits_data
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.training import TrainConfig, batch_stream, make_optimizer, train_genome, train_step
-from operators.randomness import python_rng, torch_generator
+from operators.randomness import torch_generator
 from populations.checkpoint import GAState, load_checkpoint, save_checkpoint
 from populations.individuals import Individual, individual_from_genome, similar
 from populations.loop import evaluate_invalid
@@ -648,8 +648,8 @@ def run_memetic(
     for entry in state.logbook:
         done += entry["nevals"]
         best = max(best, entry["max"])
-        curve.append({"evaluations": done, "best": best, "mean": entry["avg"], "intermediate_avg": entry["intermediate_avg"],
-                      "diversity": entry["diversity"]})
+        curve.append({"evaluations": done, "best": best, "mean": entry["avg"],
+                      "intermediate_avg": entry["intermediate_avg"], "diversity": entry["diversity"]})
     return EvolutionRun(state.halloffame[0], state, evaluations, learner.gradient_steps, curve)
 
 

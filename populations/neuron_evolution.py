@@ -91,12 +91,15 @@ def neuron_subpopulations(members: Sequence[Genome]) -> list[EmbeddingIndividual
 def _stacked(columns: Sequence[Genome]) -> list[dict[str, torch.Tensor]]:
     """Per layer, every field stacked over the columns: ``[S, n, ...]``."""
     return [
-        {name: torch.stack([column.layers[index][name] for column in columns]) for name in columns[0].layers[index].names}
+        {name: torch.stack([column.layers[index][name] for column in columns])
+         for name in columns[0].layers[index].names}
         for index in range(len(columns[0].layers))
     ]
 
 
-def _gather(template: Genome, stacked: list[dict[str, torch.Tensor]], choice: list[torch.Tensor]) -> EmbeddingIndividual:
+def _gather(
+    template: Genome, stacked: list[dict[str, torch.Tensor]], choice: list[torch.Tensor]
+) -> EmbeddingIndividual:
     """A network whose slot ``i`` of layer ``l`` holds record ``choice[l][i]`` of that slot."""
     layers = []
     for fields, index in zip(stacked, choice):
@@ -128,7 +131,8 @@ def _check_settings(columns: Sequence[Genome], settings: _Settings, ngen: int, t
         raise ValueError(f"variation {settings.variation!r} needs a mutation (toolbox.mutate)")
     for name, value in (("trials", settings.trials), ("ngen", ngen)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "trials" else 0):
-            raise ValueError(f"{name} must be a {'positive' if name == 'trials' else 'non-negative'} integer, got {value!r}")
+            kind = "positive" if name == "trials" else "non-negative"
+            raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
     missing = [name for name in ("evaluate", "map") if not hasattr(toolbox, name)]
     if missing:
         raise ValueError(f"the toolbox lacks {', '.join(missing)}, needed by neuron-level evolution")
@@ -309,7 +313,8 @@ def run_neuron_level(
             any training).
     """
     if variation not in (*NEURON_VARIATIONS, "whole-network"):
-        raise ValueError(f"unknown variation {variation!r}; choose one of {', '.join(NEURON_VARIATIONS)}, whole-network")
+        choices = ", ".join((*NEURON_VARIATIONS, "whole-network"))
+        raise ValueError(f"unknown variation {variation!r}; choose one of {choices}")
     if variation == "crossover" and settings.population < 8:
         raise ValueError(f"neuron-level crossover needs at least 8 records per slot, got a population of "
                          f"{settings.population}")

@@ -91,7 +91,8 @@ def test_runs_are_cached_and_rerun_only_when_stale(example, monkeypatch, tmp_pat
         return EvolutionRun(genome, None, 10, 20, [{"evaluations": 10, "best": 0.5, "mean": 0.4,
                                                     "intermediate_avg": float("nan"), "diversity": 0.1}])
 
-    monkeypatch.setattr(example, "arms", lambda: [example.Arm("shared-ancestor", "embedding", "none", "copy", fake_run)])
+    arm = example.Arm("shared-ancestor", "embedding", "none", "copy", fake_run)
+    monkeypatch.setattr(example, "arms", lambda: [arm])
     monkeypatch.setattr(example, "load_splits", fake_splits)
     args = argparse.Namespace(output=str(tmp_path / "out.json"), mnist="x", fashion=None, seeds=2, secondary_seeds=0,
                               secondary_datasets=[], designs=None, keep_stale=False)
