@@ -126,8 +126,17 @@ def test_methods_must_fit_the_encoding_and_probes_must_fit_the_input():
     ]:
         _check_rejected(operators.cx_interpolate_aligned, dir1, dir2, message, method="activation", probe=probe)
         _check_rejected(operators.cx_transplant, dir1, dir2, message, repair=True, probe=probe)
+    import random
+
     x = inputs(dir1.architecture, 4, _generator())
-    assert operators.cx_transplant(dir1, dir2, repair=True, probe=x.flatten(1))  # [B, n_inputs] is fine
+    children = {}
+    for name, probe in (("flat", x.flatten(1)), ("image", x)):  # [B, n_inputs] is fine: the same children
+        pair = copy.deepcopy((dir1, dir2))
+        returned = operators.cx_transplant(*pair, repair=True, probe=probe, rng=random.Random(0))
+        assert returned[0] is pair[0] and returned[1] is pair[1]
+        children[name] = pair
+    assert identical(children["flat"][0], children["image"][0]) and identical(children["flat"][1], children["image"][1])
+    assert not identical(children["flat"][0], dir1)
 
 
 @pytest.mark.parametrize("operator", [operators.cx_interpolate, operators.cx_interpolate_aligned, operators.cx_transplant_aligned])
@@ -135,7 +144,13 @@ def test_one_to_one_operators_reject_layers_of_different_widths(operator):
     ind1, ind2 = make_pair(EMBEDDING_CASES[0], 0)
     operators.mut_add_neuron(ind2, layer=0)
     _check_rejected(operator, ind1, ind2, "layer 0 has 8 neurons in one parent and 9", layer=0)
-    assert operators.cx_transplant(ind1, ind2, layer=0, coefficient=0.5)  # transplant allows it
+    from tests.test_operators_support import rows
+
+    pool = rows(torch.cat([ind1.layers[0].record_matrix(), ind2.layers[0].record_matrix()]))
+    returned = operators.cx_transplant(ind1, ind2, layer=0, coefficient=0.5)  # transplant allows it:
+    assert returned[0] is ind1 and returned[1] is ind2
+    assert ind1.widths[0] == 8 - 4 + 5 and ind2.widths[0] == 9 - 5 + 4  # gives round(0.5 n) neurons, gets the other's
+    assert rows(torch.cat([ind1.layers[0].record_matrix(), ind2.layers[0].record_matrix()])) == pool  # traded only
 
 
 def test_image_shaped_probe_for_a_dense_network_with_image_input_shape():
@@ -150,6 +165,12 @@ def test_image_shaped_probe_for_a_dense_network_with_image_input_shape():
     arch = Architecture.parse("64-12-3", (1, 8, 8))
     a, b = DirectGenome.random(arch), DirectGenome.random(arch)
     probe = _torch.randn(16, 1, 8, 8)
-    cx_transplant(a, b, 0, 0.5, repair=True, probe=probe, rng=_random.Random(0))
-    cx_interpolate_aligned(a, b, 0.5, method="activation", repair=True, probe=probe)
-    assert a.widths == (12, 3)
+    children = {}
+    for name, batch in (("image", probe), ("flat", probe.flatten(1))):
+        pair = copy.deepcopy((a, b))
+        cx_transplant(*pair, 0, 0.5, repair=True, probe=batch, rng=_random.Random(0))
+        cx_interpolate_aligned(*pair, 0.5, method="activation", repair=True, probe=batch)
+        children[name] = pair
+    # The image batch is read as the same samples as its flattened form: the same children.
+    assert all(identical(x, y) for x, y in zip(children["image"], children["flat"]))
+    assert not identical(children["image"][0], a) and not identical(children["image"][1], b)
