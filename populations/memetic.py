@@ -106,9 +106,9 @@ class LamarckianTraining:
         self,
         train_data: Dataset | None,
         *,
-        steps: int = 30,
+        steps: int = 25,
         batch_size: int = 64,
-        lr: float = 0.003,
+        lr: float = 0.005,
         device: torch.device | str | None = None,
     ) -> None:
         for name, value in (("steps", steps), ("batch_size", batch_size)):
