@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import operators
 from neuroevo.architecture import Architecture
+from neuroevo.data import Dataset
 from neuroevo.evaluation import evaluate_genome, evaluate_population, stack_genomes
 from neuroevo.evaluation.budget import BucketCost, plan_evaluation
 from neuroevo.evaluation.forward import FlopCounter, SharedInputs, stack_logits
@@ -238,13 +239,13 @@ def test_fitness_tuples():
 
 
 def test_accepts_a_dataset():
-    data_module = pytest.importorskip("neuroevo.data")
     images, labels = conv_data()
-    dataset = data_module.Dataset(images, labels, name="synthetic", split="test", n_classes=3)
+    dataset = Dataset(images, labels, name="synthetic", split="test", n_classes=3)
     population = conv_population()[:3]
     from_dataset = evaluate_mixed(population, dataset)
     from_pair = evaluate_mixed(population, (images, labels))
     torch.testing.assert_close(from_dataset.cross_entropy, from_pair.cross_entropy)
+    torch.testing.assert_close(from_dataset.accuracy, from_pair.accuracy)
 
 
 def test_bad_input_raises_clear_errors():
