@@ -1,0 +1,523 @@
+"""Population evaluation against its peers: EvoTorch, a plain per-model loop, and the matmul peak.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/peer_comparison.py --data /work/shared/data/mnist \
+        --threads 2 --repeats 5 --output benchmarks/results/peer_comparison.json
+
+Two workloads, each on the same networks in every arm (issue 13):
+
+* **FC**: ``--fc-population`` random 784-400-10 embedding genomes (d=64, one input encoding) on
+  the first ``--fc-samples`` MNIST test images (random images of MNIST's shape without ``--data``);
+* **conv**: ``--conv-population`` random 1x28x28-20c-40c-100-10 embedding genomes (separable conv
+  layers) on ``--conv-samples`` images.
+
+Arms, timed in one process, interleaved, ``--repeats`` times (medians reported):
+
+* ``batched_embedding`` / ``batched_direct``: :func:`evaluate_population` on the embedding genomes
+  and on their direct equivalents (:func:`direct_equivalent`: the same functions as weight
+  matrices);
+* ``loop``: a plain per-model loop, one ``nn.Sequential`` per network (conv layers as ``Conv2d``
+  layers in the project's separable order: a 1x1 pointwise ``Conv2d``, then a depthwise ``Conv2d``
+  with the bias), ``--peer-batch`` images per forward;
+* ``evotorch``: EvoTorch 0.6.1's vectorised path: a ``Problem(vectorized=True)`` whose
+  ``_evaluate_batch`` runs ``torch.func.vmap`` over ``make_functional_module(net)`` on the
+  population's flat parameter vectors, ``--peer-batch`` images per call (skipped, with a message,
+  when EvoTorch is not installed: ``pip install --no-deps evotorch==0.6.1``, the ``bench`` extra);
+* ``probe``: a square float32 GEMM (``--probe-size``), the machine's matmul peak right now.
+
+Every arm computes accuracy and mean cross-entropy; accuracies must agree across arms (at most
+:data:`AGREEMENT_SAMPLES` samples apart, a near-tie may flip between summation orders). Per arm and
+repeat the script records wall-clock seconds, user and system (kernel) CPU seconds and minor page
+faults (``getrusage``). The allocator is set for every arm alike (``--allocator retain``: glibc
+``mallopt`` keeps freed memory in the heap instead of returning it to the kernel, so large
+activations are not re-faulted on every call; ``default``: glibc's defaults).
+
+FLOPs are 2 per multiply-add of matrix products and convolutions: for the batched arms, what
+:func:`evaluate_population` counted; for the peers, their dense arithmetic (the same count for
+direct genomes). ``fraction_of_probe`` is (FLOPs / median seconds) / probe rate.
+
+``--scale`` also scores populations of ``--scale-populations`` FC embedding genomes on the FC
+images within ``--scale-budget`` bytes, each in a fresh subprocess whose peak resident memory is
+measured (``ru_maxrss``), and reports genomes per second.
+
+``--render-into docs/RESULTS.md`` replaces that file's section :data:`SECTION` (from its heading
+to the end of the file) with the rendering of ``--from`` (or of this run's) JSON.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP (see batched_evaluation.py)
+
+import argparse
+import ctypes
+import ctypes.util
+import importlib.util
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from neuroevo.architecture import Architecture
+from neuroevo.decoding.equivalent import direct_equivalent
+from neuroevo.evaluation import evaluate_population
+from neuroevo.files import atomic_write
+from neuroevo.genomes import DirectGenome, EmbeddingGenome
+from neuroevo.provenance import provenance
+
+FC_ARCH = "784-400-10"
+CONV_ARCH = "1x28x28-20c-40c-100-10"
+SECTION = "## Population evaluation against peers (issue 13)"
+AGREEMENT_SAMPLES = 2
+GIB = 2**30
+
+
+# ------------------------------------------------------------------ set-up
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="MNIST folder (IDX) or data set name; random images when omitted")
+    parser.add_argument("--fc-population", type=int, default=64)
+    parser.add_argument("--fc-samples", type=int, default=10_000)
+    parser.add_argument("--conv-population", type=int, default=16)
+    parser.add_argument("--conv-samples", type=int, default=2_000)
+    parser.add_argument("--d", type=int, default=64, help="embedding width")
+    parser.add_argument("--workloads", default="fc,conv", help="comma-separated: fc, conv")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--probe-size", type=int, default=2048)
+    parser.add_argument("--peer-batch", type=int, default=1000, help="images per forward of the loop and EvoTorch")
+    parser.add_argument("--allocator", choices=("retain", "default"), default="retain")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--scale", action="store_true", help="also measure populations of --scale-populations")
+    parser.add_argument("--scale-populations", default="64,256,1024,4096")
+    parser.add_argument("--scale-budget", type=int, default=2 * GIB, help="memory budget in bytes")
+    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)  # the subprocess of one scale point
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--from", dest="source", type=Path, help="render this JSON instead of measuring")
+    parser.add_argument("--render-into", type=Path, help="replace the section of this markdown file")
+    return parser.parse_args(argv)
+
+
+def set_allocator(kind: str) -> bool:
+    """``retain``: glibc keeps freed memory (no mmap for large blocks, no trimming); returns
+    whether the settings took (``False`` off glibc)."""
+    if kind == "default":
+        return True
+    path = ctypes.util.find_library("c")
+    if path is None:
+        return False
+    libc = ctypes.CDLL(path)
+    if not hasattr(libc, "mallopt"):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+
+
+def load_images(folder: str | None, n: int, seed: int) -> tuple[Tensor, Tensor, str, str]:
+    """The first ``n`` test images ``[n, 1, 28, 28]`` and labels, the data set's name and split."""
+    if folder is None:
+        generator = torch.Generator().manual_seed(seed)
+        images = torch.randn(n, 1, 28, 28, generator=generator)
+        return images, torch.randint(0, 10, (n,), generator=generator), "random images [N, 1, 28, 28]", "none"
+    from neuroevo.data import load_dataset
+
+    dataset = load_dataset(folder, "test")
+    if n > len(dataset):
+        sys.exit(f"{folder} has {len(dataset)} test images, fewer than the {n} asked for")
+    return dataset.images[:n], dataset.labels[:n], dataset.name, f"test (first {n} of {len(dataset)} images)"
+
+
+def embedding_population(arch: Architecture, d: int, size: int, seed: int) -> list[EmbeddingGenome]:
+    """``size`` random embedding genomes on one input encoding."""
+    generator = torch.Generator().manual_seed(seed)
+    first = EmbeddingGenome.random(arch, d, generator=generator)
+    return [first] + [EmbeddingGenome.random(arch, input_encoding=first.input_encoding, generator=generator)
+                      for _ in range(size - 1)]
+
+
+# ------------------------------------------------------------------ peers
+def plain_module(genome: DirectGenome) -> nn.Sequential:
+    """``genome`` as the ``nn.Sequential`` a user writes (separable conv: pointwise, then depthwise)."""
+    arch = genome.architecture
+    layers: list[nn.Module] = []
+    for index, records in enumerate(genome.layers):
+        if arch.is_conv(index):
+            c_out, c_in = records["weight"].shape
+            k = arch.kernel_size
+            pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
+            depthwise = nn.Conv2d(c_out, c_out, k, padding=k // 2, groups=c_out)
+            pointwise.weight.data = records["weight"].reshape(c_out, c_in, 1, 1).clone()
+            depthwise.weight.data = records["kernels"].reshape(c_out, 1, k, k).clone()
+            depthwise.bias.data = records["bias"].clone()
+            layers += [pointwise, depthwise, nn.ReLU(), nn.MaxPool2d(arch.pool)]
+            if index == arch.n_conv - 1:
+                layers.append(nn.Flatten())
+        else:
+            if index == 0:
+                layers.append(nn.Flatten())
+            linear = nn.Linear(records["weight"].shape[1], records["weight"].shape[0])
+            linear.weight.data = records["weight"].clone()
+            linear.bias.data = records["bias"].clone()
+            layers.append(linear)
+            if index < arch.n_layers - 1:
+                layers.append(nn.ReLU())
+    return nn.Sequential(*layers).eval()
+
+
+def _chunk_scores(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Correct predictions and summed cross-entropy of ``logits [..., b, C]`` over the ``b`` axis."""
+    correct = (logits.argmax(-1) == labels).sum(-1)
+    losses = torch.logsumexp(logits, -1) - logits.gather(-1, labels.expand(*logits.shape[:-1]).unsqueeze(-1)).squeeze(-1)
+    return correct, losses.double().sum(-1)
+
+
+@torch.no_grad()
+def loop_scores(modules: list[nn.Module], images: Tensor, labels: Tensor, batch: int) -> tuple[Tensor, Tensor]:
+    """Accuracy and cross-entropy of each module, ``batch`` images per forward."""
+    accuracy, cross_entropy = [], []
+    for module in modules:
+        correct, loss = 0, 0.0
+        for first in range(0, len(labels), batch):
+            c, l = _chunk_scores(module(images[first:first + batch]), labels[first:first + batch])
+            correct, loss = correct + int(c), loss + float(l)
+        accuracy.append(correct / len(labels))
+        cross_entropy.append(loss / len(labels))
+    return torch.tensor(accuracy, dtype=torch.float64), torch.tensor(cross_entropy, dtype=torch.float64)
+
+
+def evotorch_arm(modules: list[nn.Module], images: Tensor, labels: Tensor, batch: int) -> Callable[[], tuple]:
+    """EvoTorch's vectorised path scoring the ``modules`` as flat parameter vectors; a function that
+    evaluates the population once and returns ``(accuracy, cross_entropy)``."""
+    import logging
+
+    from evotorch import Problem
+
+    logging.getLogger("evotorch").setLevel(logging.WARNING)
+    from evotorch.neuroevolution.net import make_functional_module
+    from torch.nn.utils import parameters_to_vector
+
+    network = modules[0]
+    functional = make_functional_module(network)
+    batched_forward = torch.func.vmap(functional, in_dims=(0, None))
+    parameters = torch.stack([parameters_to_vector(m.parameters()) for m in modules])
+
+    class Scoring(Problem):
+        """Accuracy (maximised) of each solution's network; the cross-entropy kept aside.
+        (Defining ``_evaluate_batch`` makes the problem vectorised: one call per population.)"""
+
+        def __init__(self) -> None:
+            super().__init__("max", solution_length=parameters.shape[1],
+                             initial_bounds=(-1.0, 1.0), dtype=torch.float32, device=images.device)
+            self.cross_entropy = None
+
+        def _evaluate_batch(self, solutions) -> None:
+            values = solutions.values
+            correct = torch.zeros(len(values), dtype=torch.int64)
+            loss = torch.zeros(len(values), dtype=torch.float64)
+            with torch.no_grad():
+                for first in range(0, len(labels), batch):
+                    c, l = _chunk_scores(batched_forward(values, images[first:first + batch]),
+                                         labels[first:first + batch])
+                    correct += c
+                    loss += l
+            solutions.set_evals(correct.double() / len(labels))
+            self.cross_entropy = loss / len(labels)
+
+    problem = Scoring()
+    population = problem.generate_batch(len(modules))
+    population.set_values(parameters)
+
+    def run() -> tuple[Tensor, Tensor]:
+        population.forget_evals()
+        problem.evaluate(population)
+        return population.evals[:, 0].double(), problem.cross_entropy
+
+    return run
+
+
+# ------------------------------------------------------------------ FLOPs
+def dense_flops(arch: Architecture, n_samples: int) -> int:
+    """FLOPs of one network of ``arch`` on ``n_samples`` as weight matrices (separable conv layers:
+    pointwise plus depthwise)."""
+    per_sample = 0
+    c_in, height, width = arch.input_shape if arch.n_conv else (0, 0, 0)
+    for index, n in enumerate(arch.widths):
+        if arch.is_conv(index):
+            per_sample += (n * c_in + n * arch.kernel_size**2) * height * width
+            c_in, height, width = n, height // arch.pool, width // arch.pool
+    fan_in = c_in * height * width if arch.n_conv else arch.n_inputs_flat
+    for n in arch.widths[arch.n_conv:]:
+        per_sample += fan_in * n
+        fan_in = n
+    return 2 * n_samples * per_sample
+
+
+# ------------------------------------------------------------------ timing
+def timed(fn: Callable[[], object]) -> tuple[object, dict[str, float]]:
+    """``fn()`` and its wall-clock, user and system CPU seconds and minor page faults."""
+    before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    value = fn()
+    wall, after = time.perf_counter() - wall, resource.getrusage(resource.RUSAGE_SELF)
+    return value, {"wall": wall, "user": after.ru_utime - before.ru_utime, "system": after.ru_stime - before.ru_stime,
+                   "minor_faults": after.ru_minflt - before.ru_minflt}
+
+
+def measure(arms: dict[str, Callable[[], object]], repeats: int, label: str) -> dict[str, dict[str, list[float]]]:
+    """Every arm ``repeats`` times, interleaved (a new order each repeat; probe: median of 3)."""
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in arms}
+    names = list(arms)
+    for repeat in range(repeats):
+        order = names[repeat % len(names):] + names[:repeat % len(names)]
+        for name in order:
+            runs = [timed(arms[name])[1] for _ in range(3 if name == "probe" else 1)]
+            for key in runs[0]:
+                samples[name].setdefault(key, []).append(statistics.median(r[key] for r in runs))
+        print(f"{label} repeat {repeat + 1}/{repeats}: "
+              + ", ".join(f"{n} {samples[n]['wall'][-1]:.3f} s" for n in names), flush=True)
+    return samples
+
+
+def scores_of(value) -> tuple[Tensor, Tensor]:
+    """``(accuracy, cross_entropy)`` float64 tensors of an arm's result."""
+    if isinstance(value, tuple):
+        return value
+    return value.accuracy, value.cross_entropy
+
+
+def workload(name: str, arch: Architecture, args: argparse.Namespace, images: Tensor, labels: Tensor,
+             probe: Callable[[], object], probe_flops: int) -> dict:
+    """Measure every arm on one workload and summarise it."""
+    size = args.fc_population if name == "fc" else args.conv_population
+    embedding = embedding_population(arch, args.d, size, args.seed)
+    direct = [direct_equivalent(g) for g in embedding]
+    modules = [plain_module(g) for g in direct]
+    device = torch.device(args.device)
+    data = (images.to(device), labels.to(device))
+    arms: dict[str, Callable[[], object]] = {
+        "probe": probe,
+        "batched_embedding": lambda: evaluate_population(embedding, data, device=device),
+        "batched_direct": lambda: evaluate_population(direct, data, device=device),
+        "loop": lambda: loop_scores(modules, images, labels, args.peer_batch),
+    }
+    skipped = None
+    if importlib.util.find_spec("evotorch") is None:
+        skipped = "EvoTorch is not installed (pip install --no-deps evotorch==0.6.1): its arm was skipped"
+        print(skipped, flush=True)
+    else:
+        arms["evotorch"] = evotorch_arm(modules, images, labels, args.peer_batch)
+    results = {arm: fn() for arm, fn in arms.items()}  # warm-up, and the scores compared below
+    flops = {arm: dense_flops(arch, len(labels)) * size for arm in arms}
+    flops["probe"] = probe_flops
+    flops["batched_embedding"] = results["batched_embedding"].flops
+    flops["batched_direct"] = results["batched_direct"].flops
+    samples = measure(arms, args.repeats, name)
+    median = {arm: {key: statistics.median(values) for key, values in s.items()} for arm, s in samples.items()}
+    probe_rate = probe_flops / median["probe"]["wall"]
+    reference = scores_of(results["batched_embedding"])
+    agreement = {}
+    for arm, value in results.items():
+        if arm != "probe":
+            accuracy, cross_entropy = scores_of(value)
+            agreement[arm] = {"accuracy": float((accuracy - reference[0]).abs().max()),
+                              "cross_entropy": float((cross_entropy - reference[1]).abs().max())}
+    peers = [arm for arm in ("loop", "evotorch") if arm in arms]
+    ratios = {}
+    for ours in ("batched_embedding", "batched_direct"):
+        for peer in peers:
+            ratios[f"{ours}_vs_{peer}"] = median[peer]["wall"] / median[ours]["wall"]
+            per_repeat = [p / o for p, o in zip(samples[peer]["wall"], samples[ours]["wall"])]
+            ratios[f"{ours}_vs_{peer}_per_repeat_range"] = [min(per_repeat), max(per_repeat)]
+    return {
+        "architecture": arch.spec,
+        "population": size,
+        "samples": len(labels),
+        "d": args.d,
+        "arms": list(arms),
+        "skipped": skipped,
+        "per_repeat": samples,
+        "median": median,
+        "flops": flops,
+        "gflops_per_second": {arm: flops[arm] / median[arm]["wall"] / 1e9 for arm in arms},
+        "fraction_of_probe": {arm: flops[arm] / median[arm]["wall"] / probe_rate for arm in arms},
+        "speedup": ratios,
+        "max_abs_difference_from_batched_embedding": agreement,
+        "agree": all(a["accuracy"] <= AGREEMENT_SAMPLES / len(labels) + 1e-12 for a in agreement.values()),
+    }
+
+
+# ------------------------------------------------------------------ scale
+def scale_point(args: argparse.Namespace, images: Tensor, labels: Tensor) -> dict:
+    """One population size (run in a subprocess): time, and peak resident memory above the start."""
+    population = embedding_population(Architecture.parse(FC_ARCH), args.d, args.scale_one, args.seed)
+    evaluate_population(population[:1], (images[:10], labels[:10]))  # load the kernels' libraries first
+    baseline = _resident_bytes()
+    scores, cost = timed(lambda: evaluate_population(population, (images, labels), memory_budget=args.scale_budget))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"population": args.scale_one, "seconds": cost["wall"], "user": cost["user"], "system": cost["system"],
+            "minor_faults": cost["minor_faults"], "genomes_per_second": args.scale_one / cost["wall"],
+            "gflops_per_second": scores.flops / cost["wall"] / 1e9, "flops": scores.flops,
+            "resident_before_bytes": baseline, "peak_resident_bytes": peak,
+            "peak_above_start_bytes": peak - baseline, "budget_bytes": args.scale_budget}
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def scale(args: argparse.Namespace, argv: list[str]) -> list[dict]:
+    """Every ``--scale-populations`` size in a fresh subprocess (its own peak memory)."""
+    points = []
+    base = [a for a in argv if a not in ("--scale",)]
+    for size in (int(s) for s in args.scale_populations.split(",")):
+        command = [sys.executable, __file__, *_without_output(base), "--scale-one", str(size)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        point = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"scale: {size} genomes in {point['seconds']:.2f} s ({point['genomes_per_second']:.1f} genomes/s), "
+              f"peak {point['peak_resident_bytes'] / GIB:.2f} GiB ({point['peak_above_start_bytes'] / GIB:.2f} GiB "
+              "above the start)", flush=True)
+        points.append(point)
+    return points
+
+
+def _without_output(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--output", "--render-into", "--from"):
+            skip = True
+        elif not a.startswith(("--output=", "--render-into=", "--from=")):
+            out.append(a)
+    return out
+
+
+# ------------------------------------------------------------------ report
+def render(result: dict) -> str:
+    """The RESULTS section (markdown) of one run's JSON."""
+    env = result["environment"]
+    lines = [SECTION, "", "Generated by `benchmarks/peer_comparison.py` from "
+             f"`{result.get('output', 'its JSON')}` (commit {str(result['commit'])[:10]}"
+             f"{', uncommitted changes' if result['dirty'] else ''}; measured {result['measured_at']}):",
+             "", "```bash", result["command"], "```", "",
+             f"CPU `{result['device_name']}`, {result['threads']} torch threads, {env}; allocator "
+             f"`{result['allocator']}` for every arm; {result['repeats']} repeats per arm, arms interleaved; "
+             f"load average {result['load_average_1min']['before']:.1f} -> {result['load_average_1min']['after']:.1f} "
+             f"on {result['load_average_1min']['cpus']} CPUs; data: {result['dataset']}, {result['split']}. "
+             f"Probe: a {result['probe_size']}^3 float32 GEMM timed in the same run. Medians of the repeats; "
+             "ratio ranges are per repeat (each repeat times every arm once).", ""]
+    for name, w in result["workloads"].items():
+        lines += [f"**{name.upper()}**: {w['population']} random {w['architecture']} networks (d={w['d']}) on "
+                  f"{w['samples']} images. Accuracies agree across arms: {'yes' if w['agree'] else 'NO'} (largest "
+                  f"difference from batched embedding: {max(a['accuracy'] for a in w['max_abs_difference_from_batched_embedding'].values()):.2g}).",
+                  "", "| arm | wall s | user s | system s | minor faults | GFLOP | GFLOP/s | fraction of probe |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for arm in w["arms"]:
+            m = w["median"][arm]
+            lines.append(f"| {arm} | {m['wall']:.3f} | {m['user']:.2f} | {m['system']:.2f} | {m['minor_faults']:.0f} | "
+                         f"{w['flops'][arm] / 1e9:.1f} | {w['gflops_per_second'][arm]:.1f} | {w['fraction_of_probe'][arm]:.0%} |")
+        lines += ["", "| speed-up (peer time / ours) | median | per-repeat range |", "|---|---|---|"]
+        for key, value in w["speedup"].items():
+            if not key.endswith("_range"):
+                low, high = w["speedup"][f"{key}_per_repeat_range"]
+                lines.append(f"| {key.replace('_vs_', ' vs ')} | {value:.2f}x | {low:.2f}..{high:.2f} |")
+        if w["skipped"]:
+            lines.append(f"\n{w['skipped']}.")
+        lines.append("")
+    if result.get("scale"):
+        budget = result["scale"][0]["budget_bytes"] / GIB
+        lines += [f"**Scale**: 784-400-10 embedding genomes (d={result['workloads'].get('fc', {}).get('d', 64)}) on "
+                  f"the FC images, `memory_budget` {budget:.0f} GiB, one run each in a fresh process; peak resident "
+                  "memory is the process's `ru_maxrss` (the data, the population and Python included).", "",
+                  "| population | s | genomes/s | GFLOP/s | peak resident GiB | above the start GiB | minor faults |",
+                  "|---|---|---|---|---|---|---|"]
+        for p in result["scale"]:
+            lines.append(f"| {p['population']} | {p['seconds']:.2f} | {p['genomes_per_second']:.1f} | "
+                         f"{p['gflops_per_second']:.1f} | {p['peak_resident_bytes'] / GIB:.2f} | "
+                         f"{p['peak_above_start_bytes'] / GIB:.2f} | {p['minor_faults']} |")
+        lines.append("")
+    lines.append(f"GPU: {result['gpu']}.")
+    return "\n".join(lines) + "\n"
+
+
+def render_into(path: Path, text: str) -> None:
+    """Replace ``path``'s section :data:`SECTION` (to the end of the file) with ``text``, or append it."""
+    content = path.read_text()
+    start = content.find(SECTION)
+    head = content if start < 0 else content[:start]
+    atomic_write(path, lambda tmp: tmp.write_text(head.rstrip("\n") + "\n\n" + text))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.source is not None:
+        result = json.loads(args.source.read_text())
+    else:
+        torch.set_num_threads(args.threads)
+        allocator_ok = set_allocator(args.allocator)
+        n_images = max(args.fc_samples, args.conv_samples)
+        images, labels, dataset, split = load_images(args.data, n_images, args.seed)
+        if args.scale_one is not None:
+            point = scale_point(args, images[:args.fc_samples], labels[:args.fc_samples])
+            print(json.dumps(point))
+            return point
+        a = torch.randn(args.probe_size, args.probe_size)
+        b = torch.randn(args.probe_size, args.probe_size)
+        load_before = os.getloadavg()[0]
+        workloads = {}
+        for name in args.workloads.split(","):
+            arch = Architecture.parse(FC_ARCH if name == "fc" else CONV_ARCH)
+            n = args.fc_samples if name == "fc" else args.conv_samples
+            workloads[name] = workload(name, arch, args, images[:n], labels[:n], lambda: torch.mm(a, b),
+                                       2 * args.probe_size**3)
+        result = {
+            "device": args.device,
+            "device_name": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "environment": ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")
+                                     if k in os.environ) or "default OpenMP settings",
+            "allocator": args.allocator + ("" if allocator_ok else " (mallopt unavailable: glibc defaults)"),
+            "load_average_1min": {"before": load_before, "after": os.getloadavg()[0], "cpus": os.cpu_count()},
+            "torch": torch.__version__,
+            "evotorch": _evotorch_version(),
+            "repeats": args.repeats,
+            "probe_size": args.probe_size,
+            "peer_batch": args.peer_batch,
+            "workloads": workloads,
+            "scale": scale(args, argv) if args.scale else None,
+            "gpu": "none lent to this task's session (the device tool reports it not drawn); unmeasured"
+            if args.device == "cpu" else f"measured on {args.device}",
+            "output": str(args.output) if args.output else None,
+        }
+        result |= provenance(dataset=dataset, split=split)
+        if args.output is not None:
+            atomic_write(args.output, lambda tmp: tmp.write_text(json.dumps(result, indent=2) + "\n"))
+            print(f"wrote {args.output}")
+    text = render(result)
+    print(text)
+    if args.render_into is not None:
+        render_into(args.render_into, text)
+        print(f"rendered into {args.render_into}")
+    return result
+
+
+def _evotorch_version() -> str | None:
+    if importlib.util.find_spec("evotorch") is None:
+        return None
+    from importlib.metadata import version
+
+    return version("evotorch")
+
+
+if __name__ == "__main__":
+    main()
