@@ -42,6 +42,11 @@ DEFAULT_MEMORY_BUDGET = 512 * 2**20
 # fastest (cache resident); larger ones run the hidden GEMM from memory.
 CPU_SAMPLES_PER_CHUNK = 256
 CPU_TILE_BYTES = 4 * 2**20
+# Conv networks: tiles of a whole bucket (genomes batched together) and 32 MiB of activations; on
+# 16 x 1x28x28-20c-40c-100-10 (one thread, busy machine) tiles of 16 genomes x 8..64 samples ran at
+# 150-210 us per genome and sample, one genome x 32 samples at 175-200 us (see docs/RESULTS.md,
+# issue 13).
+CPU_CONV_TILE_BYTES = 32 * 2**20
 
 
 def evaluate_population(
@@ -147,11 +152,13 @@ def _plan(
 ) -> EvaluationPlan:
     """The chunking of an evaluation, from one-genome (meta) stacks of every bucket."""
     costs = [
-        BucketCost(size, shape.nbytes, activation_bytes(shape), result_bytes(shape), str(shape.architecture))
+        BucketCost(size, shape.nbytes, activation_bytes(shape), result_bytes(shape), str(shape.architecture),
+                   batch_genomes=bool(shape.architecture.n_conv))
         for shape, size in zip(shapes, sizes)
     ]
     projections = {shape.encoding_id: shape.input_embeddings.shape[1] for shape in shapes if shape.encoding_id}
-    shared_floats = images[0].numel() + sum(projections.values())
+    patches = {shape.architecture.kernel_size for shape in shapes if shape.architecture.n_conv}
+    shared_floats = images[0].numel() * (1 + sum(k * k for k in patches)) + sum(projections.values())
     on_cpu = device.type == "cpu"
     return plan_evaluation(
         costs,
@@ -160,6 +167,7 @@ def _plan(
         memory_budget=memory_budget,
         batch_size=batch_size or (CPU_SAMPLES_PER_CHUNK if on_cpu else None),
         tile_bytes=CPU_TILE_BYTES if on_cpu else None,
+        batched_tile_bytes=CPU_CONV_TILE_BYTES if on_cpu else None,
     )
 
 

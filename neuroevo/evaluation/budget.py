@@ -10,9 +10,9 @@ in *tiles* (a slice of one stack). The bytes on the device at any time are estim
 where ``shared bytes`` is what every genome reads per sample (the chunk itself and its input
 projections) and ``result bytes`` the logits (and their copies) of one genome and sample, alive
 until the chunk is scored. The plan picks the largest chunk (at most ``batch_size``; on the CPU
-at most what keeps one genome's activations cache sized) for which every bucket's single genome
-fits, then the largest tiles that fit (on the CPU, that stay cache sized), then packs tiles into
-passes.
+at most what keeps one genome's activations cache sized, or for a conv bucket the whole bucket's)
+for which every bucket's single genome fits, then the largest tiles that fit (on the CPU, that stay
+cache sized), then packs tiles into passes.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ class BucketCost:
         activation_bytes: peak live activations per genome and sample inside a tile.
         result_bytes: logits (and copies) per genome and sample, alive until the chunk is scored.
         label: what to call the genomes in an error message (e.g. the architecture).
+        batch_genomes: on the CPU, size chunks so that a tile holds the whole bucket (conv
+            networks: their per-genome work is small products and element-wise passes, whose
+            per-call cost only a tile of many genomes amortises), instead of one genome.
     """
 
     n_genomes: int
@@ -46,6 +49,7 @@ class BucketCost:
     activation_bytes: int
     result_bytes: int
     label: str
+    batch_genomes: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,16 @@ def activation_bytes(stack: GenomeStack) -> int:
 
     Dense layers: input and output (plus ``d`` for the factored intermediate; the first layer also
     reserves the distinct activations of shared rows, at most half its width). Conv layers: input,
-    pointwise and depthwise outputs at full resolution.
+    pointwise and depthwise outputs at full resolution (separable layers: and the pooling's
+    half-resolution maximum).
     """
     arch = stack.architecture
     peak = 0
     if arch.n_conv:
         c_in, height, width = arch.input_shape
+        outputs = 3 if arch.conv_style == "separable" else 2
         for c_out in stack.widths[: arch.n_conv]:
-            peak = max(peak, (c_in + 2 * c_out) * height * width)
+            peak = max(peak, (c_in + outputs * c_out) * height * width)
             c_in, height, width = c_out, height // arch.pool, width // arch.pool
     for index, layer in enumerate(stack.dense):
         n = layer.bias.shape[1]
@@ -104,6 +110,7 @@ def plan_evaluation(
     memory_budget: int,
     batch_size: int | None = None,
     tile_bytes: int | None = None,
+    batched_tile_bytes: int | None = None,
 ) -> EvaluationPlan:
     """Chunk an evaluation so that the estimated device memory stays within ``memory_budget``.
 
@@ -116,6 +123,8 @@ def plan_evaluation(
         tile_bytes: on the CPU, the target activation bytes of one tile (cache-sized work; it
             also caps the chunk so that one genome's tile fits); ``None``: chunks and tiles as
             large as the budget allows.
+        batched_tile_bytes: the same target for buckets with ``batch_genomes`` (default
+            ``tile_bytes``); it caps the chunk so that a tile of the whole bucket fits.
 
     Returns:
         The :class:`EvaluationPlan`.
@@ -136,8 +145,13 @@ def plan_evaluation(
             f"{needed(largest) - largest.operand_bytes} for one sample)"
         )
     samples = min(n_samples, batch_size or n_samples)
-    if tile_bytes is not None:  # one genome's tile should stay cache sized too (conv layers)
-        samples = min(samples, max(1, tile_bytes // max(cost.activation_bytes for cost in buckets)))
+    def target(cost: BucketCost) -> int | None:
+        return (batched_tile_bytes or tile_bytes) if cost.batch_genomes else tile_bytes
+
+    if tile_bytes is not None:  # a tile of one genome (or of a whole batch_genomes bucket) stays cache sized
+        for cost in buckets:
+            together = cost.n_genomes if cost.batch_genomes else 1
+            samples = min(samples, max(1, target(cost) // (together * cost.activation_bytes)))
     for cost in buckets:
         per_sample = shared_bytes + cost.activation_bytes + cost.result_bytes
         samples = min(samples, (memory_budget - cost.operand_bytes) // per_sample)
@@ -147,7 +161,7 @@ def plan_evaluation(
         fit = (memory_budget - samples * shared_bytes) // per_genome
         size = min(cost.n_genomes, fit)
         if tile_bytes is not None:
-            size = min(size, max(1, tile_bytes // (samples * cost.activation_bytes)))
+            size = min(size, max(1, target(cost) // (samples * cost.activation_bytes)))
         tile_sizes.append(size)
     passes: list[tuple[Tile, ...]] = []
     current: list[Tile] = []

@@ -1,7 +1,11 @@
 """The batched forward: logits of every genome of a :class:`GenomeStack` on one chunk of data.
 
-Layouts: conv activations ``[s, g * c, H, W]`` (the population's channels side by side, so a conv
-layer is one grouped convolution); dense activations ``[g, features, s]`` (features by samples),
+Layouts: separable conv activations ``[g, c, s, H, W]`` (genome major: a pointwise layer is one
+batched product over the whole tile, the depthwise kernels are ``k * k`` shifted multiply-adds
+with one scalar per genome and channel, pooling is a maximum of strided views; PyTorch's CPU
+convolutions run these small grouped shapes at a few GFLOP/s); standard conv activations
+``[s, g * c, H, W]`` (the population's channels side by side, so a conv layer is one grouped
+convolution); dense activations ``[g, features, s]`` (features by samples),
 so the output layer is a batched product with the few classes as rows, which BLAS runs far faster
 than with them as columns. The first layer of a dense network is ONE matrix product for the whole
 stack: ``[g * n, k] @ [k, s]``, where ``k`` is the pixels (dense form) or the shared projection
@@ -49,6 +53,7 @@ class SharedInputs:
         self._counter = counter
         self._projections: dict[str, Tensor] = {}
         self._distinct: dict[int, Tensor] = {}
+        self._patches: dict[tuple, Tensor] = {}
 
     @property
     def n_samples(self) -> int:
@@ -66,6 +71,17 @@ class SharedInputs:
         if distinct.across_tiles:
             self._distinct[key] = h
         return h
+
+    def patches(self, input_shape: tuple[int, int, int], k: int) -> Tensor:
+        """``[C * k * k, s * H * W]``: every sample's ``k x k`` neighbourhoods ("same" zero padding),
+        rows ordered (channel, kernel row, kernel column) as ``F.unfold``, columns (sample, y, x);
+        computed once per chunk and kernel size."""
+        key = (tuple(input_shape), k)
+        if key not in self._patches:
+            images = self.images.reshape(self.n_samples, *input_shape)
+            unfolded = F.unfold(images, k, padding=k // 2)  # [s, C k k, H W]
+            self._patches[key] = unfolded.transpose(0, 1).reshape(unfolded.shape[1], -1)
+        return self._patches[key]
 
     def projection(self, encoding_id: str, input_embeddings: Tensor) -> Tensor:
         """``(x @ Z_in)^T``, ``[d, s]``: computed once per chunk and input encoding."""
@@ -89,7 +105,10 @@ def stack_logits(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter)
     """
     arch = stack.architecture
     activate = _IN_PLACE_ACTIVATIONS.get(arch.activation, activation_function(arch.activation))
-    if arch.n_conv:
+    if arch.n_conv and arch.conv_style == "separable":
+        h = _separable_features(stack, inputs, counter, activate)
+        layers = stack.dense
+    elif arch.n_conv:
         h = _conv_features(stack, inputs, counter).permute(1, 2, 0)  # [g, features, s]
         layers = stack.dense
     else:
@@ -136,8 +155,108 @@ def _dense_layer(layer: DenseOperands, h: Tensor, counter: FlopCounter) -> Tenso
     return torch.baddbmm(bias, layer.z_next, torch.bmm(layer.z_prev.transpose(1, 2), h))
 
 
+def _separable_features(
+    stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter, activate: Callable[[Tensor], Tensor]
+) -> Tensor:
+    """Separable conv layers in the ``[g, c, s, H, W]`` layout, then the junction: ``[g, features, s]``
+    (features channel major, as ``torch.flatten`` of ``[c, h, w]``; ``"gap"``: ``[g, c, s]``)."""
+    arch = stack.architecture
+    s = inputs.n_samples
+    c, height, width = arch.input_shape
+    k = arch.kernel_size
+    for index, layer in enumerate(stack.conv):
+        if index == 0 and _fuse_first_layer(c, k):
+            h = _fused_first_layer(layer, inputs.patches(arch.input_shape, k), s, height, width, counter)
+        else:
+            if index == 0:
+                h = inputs.images.reshape(s, c, height, width).transpose(0, 1).unsqueeze(0)  # [1, C, s, H, W]
+            h = _separable_layer(layer, h, k, counter)
+        h = _max_pool(activate(h), arch.pool)
+        height, width = h.shape[-2:]
+    if arch.junction == "gap":
+        return h.mean(dim=(3, 4))
+    g, c, _, height, width = h.shape
+    return h.permute(0, 1, 3, 4, 2).reshape(g, c * height * width, s)
+
+
+def _fuse_first_layer(c_in: int, k: int) -> bool:
+    """Whether the first (shared-input) separable layer runs as one fused product on the image
+    patches: it multiplies ``c_in k^2`` per output instead of ``c_in + k^2``, and is worth it while
+    that is at most 3 times as many (one to three image channels at ``k = 3``)."""
+    return c_in * k * k <= 3 * (c_in + k * k)
+
+
+def _fused_first_layer(layer: ConvOperands, patches: Tensor, s: int, height: int, width: int,
+                       counter: FlopCounter) -> Tensor:
+    """The first separable layer of ``g`` genomes on the shared image as ONE product: each output
+    channel's pointwise weights times its kernel (``[g c_out, c_in k k]``) by the patches
+    (``[c_in k k, s H W]``), plus the bias: ``[g, c_out, s, H, W]``."""
+    g, c_out, c_in = layer.weight.shape
+    fused = (layer.weight.unsqueeze(-1) * layer.kernels.reshape(g, c_out, 1, -1)).reshape(g * c_out, -1)
+    counter.add_matmul(1, g * c_out, fused.shape[1], patches.shape[1])
+    out = torch.addmm(layer.bias.reshape(g * c_out, 1), fused, patches)
+    return out.view(g, c_out, s, height, width)
+
+
+def _separable_layer(layer: ConvOperands, h: Tensor, k: int, counter: FlopCounter) -> Tensor:
+    """Reverse-order separable conv of ``g`` genomes: ``[g or 1, c_in, s, H, W] -> [g, c_out, s, H, W]``
+    (a leading 1: the shared input). Pointwise ``[c_out, c_in]`` product, then each channel's own
+    ``k x k`` kernel ("same" zero padding) as ``k * k`` multiply-adds of shifted windows, plus the
+    bias."""
+    g, c_out, c_in = layer.weight.shape
+    _, _, s, height, width = h.shape
+    if h.shape[0] == 1:
+        mixed = (layer.weight.reshape(g * c_out, c_in) @ h.reshape(c_in, -1)).view(g, c_out, s, height, width)
+        counter.add_matmul(1, g * c_out, c_in, s * height * width)
+    else:
+        mixed = torch.bmm(layer.weight, h.reshape(g, c_in, -1)).view(g, c_out, s, height, width)
+        counter.add_matmul(g, c_out, c_in, s * height * width)
+    counter.total += 2 * g * c_out * k * k * s * height * width
+    return _depthwise(mixed, layer.kernels, layer.bias)
+
+
+def _depthwise(mixed: Tensor, taps: Tensor, bias: Tensor) -> Tensor:
+    """``[g, c, s, H, W]`` -> ``[g, c, s, H, W]``: each channel's ``k x k`` taps ``[g, c, k, k]``
+    over its own map ("same" zero padding), plus ``bias [g, c]``: the centre tap over the whole map,
+    every other tap over the rectangle its shifted window covers."""
+    g, c, k = taps.shape[0], taps.shape[1], taps.shape[-1]
+    height, width = mixed.shape[-2:]
+    pad = k // 2
+    scale = taps.reshape(g, c, 1, 1, 1, k, k)
+    out = torch.addcmul(bias.reshape(g, c, 1, 1, 1), mixed, scale[..., pad, pad])
+    for dy in range(k):
+        for dx in range(k):
+            if (dy, dx) == (pad, pad):
+                continue
+            oy, ox = dy - pad, dx - pad  # output (y, x) reads input (y + oy, x + ox)
+            rows_out = slice(max(0, -oy), height - max(0, oy))
+            cols_out = slice(max(0, -ox), width - max(0, ox))
+            rows_in = slice(max(0, oy), height + min(0, oy))
+            cols_in = slice(max(0, ox), width + min(0, ox))
+            if rows_out.start >= rows_out.stop or cols_out.start >= cols_out.stop:
+                continue
+            out[..., rows_out, cols_out].addcmul_(mixed[..., rows_in, cols_in], scale[..., dy, dx])
+    return out
+
+
+def _max_pool(h: Tensor, pool: int) -> Tensor:
+    """Max pooling of the last two axes by ``pool`` (remainders dropped, as ``F.max_pool2d``), as
+    element-wise maxima of strided views (exact; NaN propagates)."""
+    if pool == 1:
+        return h
+    height, width = h.shape[-2] // pool, h.shape[-1] // pool
+    h = h[..., : height * pool, : width * pool]
+    rows = h[..., 0::pool, :]
+    for offset in range(1, pool):
+        rows = torch.maximum(rows, h[..., offset::pool, :])
+    out = rows[..., 0::pool]
+    for offset in range(1, pool):
+        out = torch.maximum(out, rows[..., offset::pool])
+    return out
+
+
 def _conv_features(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter) -> Tensor:
-    """Conv layers as grouped convolutions, then the junction: ``[s, g, features]``."""
+    """Standard conv layers as grouped convolutions, then the junction: ``[s, g, features]``."""
     arch = stack.architecture
     s = inputs.n_samples
     g = stack.n_genomes
