@@ -24,7 +24,6 @@ if os.environ.get("CI"):
 
 REPO = Path(__file__).resolve().parents[1]
 # Only tests/test_cli_train.py still imports this (its owner moves it to the built-in mnist-small).
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
