@@ -90,13 +90,20 @@ def test_conv_buckets_are_tiled_whole() -> None:
     gets one-genome tiles, with longer chunks."""
     common = dict(operand_bytes=1000, activation_bytes=100_000, result_bytes=120, label="x")
     conv = plan_evaluation([BucketCost(16, batch_genomes=True, **common)], n_samples=2000, shared_bytes=4000,
-                           memory_budget=2**30, batch_size=256, tile_bytes=2**22, batched_tile_bytes=2**25)
+                           memory_budget=2**30, batch_size=256, tile_bytes=2**22, large_tile_bytes=2**25)
     assert [[(t.start, t.stop) for t in p] for p in conv.passes] == [[(0, 16)]]
     assert conv.samples_per_chunk == 2**25 // (16 * 100_000)
     dense = plan_evaluation([BucketCost(16, **common)], n_samples=2000, shared_bytes=4000,
-                            memory_budget=2**30, batch_size=256, tile_bytes=2**22, batched_tile_bytes=2**25)
+                            memory_budget=2**30, batch_size=256, tile_bytes=2**22, large_tile_bytes=2**25)
     assert all(t.stop - t.start == 1 for p in dense.passes for t in p)
     assert dense.samples_per_chunk == 2**22 // 100_000
+    light = dict(common, activation_bytes=10_000)
+    small, large = (plan_evaluation([BucketCost(16, large_tiles=flag, **light)], n_samples=2000, shared_bytes=4000,
+                                    memory_budget=2**30, batch_size=256, tile_bytes=2**22, large_tile_bytes=2**25)
+                    for flag in (False, True))
+    assert small.samples_per_chunk == large.samples_per_chunk == 256  # large tiles keep the chunk, hold more genomes
+    assert {t.stop - t.start for p in small.passes for t in p} == {1}
+    assert max(t.stop - t.start for p in large.passes for t in p) == 2**25 // (256 * 10_000)
 
 
 def test_fused_first_layer_rule() -> None:

@@ -42,11 +42,11 @@ DEFAULT_MEMORY_BUDGET = 512 * 2**20
 # fastest (cache resident); larger ones run the hidden GEMM from memory.
 CPU_SAMPLES_PER_CHUNK = 256
 CPU_TILE_BYTES = 4 * 2**20
-# Conv networks: tiles of a whole bucket (genomes batched together) and 32 MiB of activations; on
-# 16 x 1x28x28-20c-40c-100-10 (one thread, busy machine) tiles of 16 genomes x 8..64 samples ran at
-# 150-210 us per genome and sample, one genome x 32 samples at 175-200 us (see docs/RESULTS.md,
-# issue 13).
-CPU_CONV_TILE_BYTES = 32 * 2**20
+# Compute-bound buckets get tiles of 64 MiB: a dense first layer on the pixels (direct genomes;
+# 64 x 784-400-10 on a busy 2-core machine: 3.4-3.9 s with 32-64 MiB tiles, 4.9-6.6 s with 4 MiB),
+# and conv networks, tiled as whole buckets (16 x 1x28x28-20c-40c-100-10, one thread: tiles of 16
+# genomes x 8..64 samples at 150-210 us per genome and sample). See docs/RESULTS.md, issue 13.
+CPU_LARGE_TILE_BYTES = 64 * 2**20
 
 
 def evaluate_population(
@@ -153,7 +153,7 @@ def _plan(
     """The chunking of an evaluation, from one-genome (meta) stacks of every bucket."""
     costs = [
         BucketCost(size, shape.nbytes, activation_bytes(shape), result_bytes(shape), str(shape.architecture),
-                   batch_genomes=bool(shape.architecture.n_conv))
+                   large_tiles=not shape.dense[0].factored, batch_genomes=bool(shape.architecture.n_conv))
         for shape, size in zip(shapes, sizes)
     ]
     projections = {shape.encoding_id: shape.input_embeddings.shape[1] for shape in shapes if shape.encoding_id}
@@ -167,7 +167,7 @@ def _plan(
         memory_budget=memory_budget,
         batch_size=batch_size or (CPU_SAMPLES_PER_CHUNK if on_cpu else None),
         tile_bytes=CPU_TILE_BYTES if on_cpu else None,
-        batched_tile_bytes=CPU_CONV_TILE_BYTES if on_cpu else None,
+        large_tile_bytes=CPU_LARGE_TILE_BYTES if on_cpu else None,
     )
 
 

@@ -39,9 +39,11 @@ class BucketCost:
         activation_bytes: peak live activations per genome and sample inside a tile.
         result_bytes: logits (and copies) per genome and sample, alive until the chunk is scored.
         label: what to call the genomes in an error message (e.g. the architecture).
-        batch_genomes: on the CPU, size chunks so that a tile holds the whole bucket (conv
-            networks: their per-genome work is small products and element-wise passes, whose
-            per-call cost only a tile of many genomes amortises), instead of one genome.
+        large_tiles: on the CPU, tiles of ``large_tile_bytes`` (a first layer that reads the
+            pixels with dense weights: a compute-bound product, faster the larger it is).
+        batch_genomes: on the CPU, tiles of ``large_tile_bytes`` and chunks short enough that a
+            tile holds the whole bucket (conv networks: their per-genome work is small products
+            and element-wise passes, whose per-call cost only a tile of many genomes amortises).
     """
 
     n_genomes: int
@@ -49,6 +51,7 @@ class BucketCost:
     activation_bytes: int
     result_bytes: int
     label: str
+    large_tiles: bool = False
     batch_genomes: bool = False
 
 
@@ -110,7 +113,7 @@ def plan_evaluation(
     memory_budget: int,
     batch_size: int | None = None,
     tile_bytes: int | None = None,
-    batched_tile_bytes: int | None = None,
+    large_tile_bytes: int | None = None,
 ) -> EvaluationPlan:
     """Chunk an evaluation so that the estimated device memory stays within ``memory_budget``.
 
@@ -123,8 +126,8 @@ def plan_evaluation(
         tile_bytes: on the CPU, the target activation bytes of one tile (cache-sized work; it
             also caps the chunk so that one genome's tile fits); ``None``: chunks and tiles as
             large as the budget allows.
-        batched_tile_bytes: the same target for buckets with ``batch_genomes`` (default
-            ``tile_bytes``); it caps the chunk so that a tile of the whole bucket fits.
+        large_tile_bytes: the same target for buckets with ``large_tiles`` or ``batch_genomes``
+            (default ``tile_bytes``).
 
     Returns:
         The :class:`EvaluationPlan`.
@@ -146,7 +149,7 @@ def plan_evaluation(
         )
     samples = min(n_samples, batch_size or n_samples)
     def target(cost: BucketCost) -> int | None:
-        return (batched_tile_bytes or tile_bytes) if cost.batch_genomes else tile_bytes
+        return (large_tile_bytes or tile_bytes) if cost.large_tiles or cost.batch_genomes else tile_bytes
 
     if tile_bytes is not None:  # a tile of one genome (or of a whole batch_genomes bucket) stays cache sized
         for cost in buckets:
