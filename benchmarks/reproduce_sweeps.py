@@ -34,7 +34,7 @@ from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
 from neuroevo.encoding import InputEncoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
-from neuroevo.provenance import stale_code
+from neuroevo.provenance import provenance, stale_code
 from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep, summary_mismatch
 from neuroevo.training import TrainConfig, train_genome
 
@@ -339,7 +339,8 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, *, force: bool =
                                keep_stale=keep_stale) for s in part.sweeps}
     todo = {s: v for s, v in plan.items() if v is None or v}
     mismatch_path = figures / f"{name}-summaries.json"
-    wants_mismatch = "c" not in part.recipe.arch and not mismatch_path.exists()
+    wants_mismatch = "c" not in part.recipe.arch and (
+        force or not mismatch_path.exists() or (not keep_stale and bool(stale_code(json.loads(mismatch_path.read_text())))))
     if not todo and not wants_mismatch:
         log(f"{name}: every sweep has a current result (use --force to redo)")
         return
@@ -379,7 +380,8 @@ def write_summary_mismatch(path: Path, pairs: list[SweepParents], test: Dataset)
     """``|F_l^B - F_l^A| / |F_l^A|`` per hidden layer of each pair's embedding parents
     (:func:`summary_mismatch`), on the first test images (as many as ``neuroevo sweep`` uses), as JSON."""
     images = test.images[:SUMMARY_IMAGES]
-    record = {"split": f"{test.name} {test.split}, first {len(images)} images",
+    split = f"{test.name} {test.split}, first {len(images)} images"
+    record = {**provenance(dataset=test.name, split=split), "split": split,
               "pairs": [summary_mismatch(*p.embedding, images) for p in pairs]}
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
     log(f"  summary mismatch per hidden layer: {record['pairs']}")
@@ -502,11 +504,120 @@ def render(figures: Path, results_path: Path) -> str:
                 table += "\n\n" + whole_network_table(record)
             lines += [header + ":", "", table, "", f"![{name} {sweep.stem}]({relative / f'{name}-{sweep.stem}.png'})", ""]
         lines += staleness_note([record for _, record in records], name)
+    lines += aims_section(figures)
     speed = figures / "speed.json"
     if speed.exists():
         lines += speed_section(json.loads(speed.read_text()))
     lines.append(END)
     return "\n".join(lines)
+
+
+#: The aims setup (784-400-400-10, MNIST 5k) and its variations, as columns of the aims table.
+AIM_PARTS = (("fc2-mnist", "fits of direct parents (1000 steps, d = 64)"), ("fc2-mnist-d256", "same, d = 256"),
+             ("fc2-mnist-400steps", "fits, parents trained 400 steps"),
+             ("fc2-mnist-100steps", "fits, parents trained 100 steps"),
+             ("fc2-mnist-native", "parents trained as embedding genomes, 1000 steps"),
+             ("fc2-mnist-native-400steps", "same, 400 steps"))
+
+
+def _load(figures: Path, stem: str) -> dict | None:
+    path = figures / f"{stem}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _row_of(record: dict | None, variant: str) -> dict | None:
+    return next((row for row in record["summary"] if row["variant"] == variant), None) if record else None
+
+
+def _child_over_parents(record: dict, variant: str, coefficient: float = 0.5) -> float | None:
+    """Mean child accuracy at ``coefficient`` over the mean of the two parents' accuracies."""
+    curve = next((c for c in record["curves"] if c["variant"] == variant), None)
+    if curve is None:
+        return None
+    encoding = "embedding" if variant.startswith("embedding") else "direct"
+    parents = record["parent_accuracy"]
+    column = int(np.argmin(np.abs(np.asarray(curve["coefficients"]) - coefficient)))
+    return float(np.mean(np.asarray(curve["accuracy"])[:, column])) / ((parents[f"{encoding} A"] + parents[f"{encoding} B"]) / 2)
+
+
+def _aim_cells(figures: Path, part: str) -> dict[str, tuple[str, bool | None]]:
+    """Per aim, the cell text of one part and whether the part meets the aim (``None``: not run)."""
+    first = _load(figures, f"{part}-transplant-layer0")
+    cells: dict[str, tuple[str, bool | None]] = {}
+    embedding, aligned = _row_of(first, "embedding"), _row_of(first, "embedding-aligned")
+    repair, direct = _row_of(first, "direct-aligned-repair"), _row_of(first, "direct")
+    if embedding:
+        extra = ", ".join(f"{name} {_pct(row['retention_at_1.0'])}%" for name, row in (("direct", direct),
+                          ("direct aligned + REPAIR", repair)) if row)
+        cells["transplant"] = (f"{_pct(embedding['retention_at_1.0'])}%" + (f" ({extra})" if extra else ""),
+                               embedding["retention_at_1.0"] >= 0.98)
+    else:
+        cells["transplant"] = ("not run", None)
+    if aligned:
+        cells["aligned"] = (f"{_pct(aligned['retention_at_1.0'])}% (at 0.5: {_pct(aligned['retention_at_0.5'])}%)",
+                            aligned["retention_at_1.0"] >= 0.99)
+    else:
+        cells["aligned"] = ("not run", None)
+    every = _load(figures, f"{part}-transplant-all-hidden")
+    if every:
+        values = {v: _child_over_parents(every, v) for v in ("embedding", "embedding-aligned", "direct-aligned-repair",
+                                                             "direct-outgoing")}
+        text = ", ".join(f"{v} {_pct(x)}%" for v, x in values.items() if x is not None)
+        best = max(x for v, x in values.items() if v.startswith("embedding") and x is not None)
+        cells["all-hidden"] = (text, best >= 0.90)
+    else:
+        cells["all-hidden"] = ("not run", None)
+    whole = _load(figures, f"{part}-interpolate-all")
+    if whole:
+        barrier = {row["variant"]: row.get("loss_barrier") for row in whole["summary"]}
+        ours, theirs = barrier.get("embedding-aligned"), barrier.get("direct-aligned-repair")
+        text = ", ".join(f"{v} {barrier[v]:.3f}" for v in ("embedding", "embedding-aligned", "direct-aligned-repair")
+                         if barrier.get(v) is not None)
+        cells["barrier"] = (text + " nats", None if ours is None or theirs is None else ours <= theirs + 1e-9)
+    else:
+        cells["barrier"] = ("not run", None)
+    return cells
+
+
+AIMS = (("transplant", "embedding transplant keeps >= 98% at coefficient 1.0 (first hidden layer)"),
+        ("aligned", "aligned embedding transplant keeps >= 99% at 1.0"),
+        ("all-hidden", "every hidden layer crossed at 0.5 keeps >= 90% of the parents' mean (child / parents' mean)"),
+        ("barrier", "whole-network interpolation: aligned embedding barrier <= aligned + REPAIR's"))
+
+
+def aims_section(figures: Path) -> list[str]:
+    """The issue's aims on the aims setup and its variations, and the layer-summary table, from the result files."""
+    parts = [(name, title) for name, title in AIM_PARTS if (figures / f"{name}-transplant-layer0.json").exists()]
+    if not parts:
+        return []
+    cells = {name: _aim_cells(figures, name) for name, _ in parts}
+    lines = ["### The issue's aims, measured", "",
+             "784-400-400-10, MNIST 5k, retention on the official test split (multi-pair parts: mean over pairs); "
+             "generated from the result files above.", "",
+             "| aim | " + " | ".join(title for _, title in parts) + " | met by |",
+             "|---" * (len(parts) + 2) + "|"]
+    for key, label in AIMS:
+        met = [name for name, _ in parts if cells[name][key][1]]
+        lines.append(f"| {label} | " + " | ".join(cells[name][key][0] for name, _ in parts) + f" | {', '.join(met) or 'none'} |")
+    stale = [name for name, _ in parts for sweep in ("transplant-layer0", "transplant-layer1", "transplant-all-hidden",
+                                                      "interpolate-all")
+             if (record := _load(figures, f"{name}-{sweep}")) and stale_variants(record)]
+    if stale:
+        lines += ["", f"{STALE_MARK} Some of these cells come from stale curves (marked {STALE_MARK} above): "
+                  + ", ".join(stale) + "."]
+    lines += ["", "Layer-summary mismatch `|F_B - F_A| / |F_A|` per hidden layer beside the embedding transplant's "
+              "retention in that layer:", "",
+              "| parents | mismatch, layer 0 | transplant layer 0, retention @1.0 | mismatch, layer 1 | "
+              "transplant layer 1, retention @0.5 / @1.0 |", "|---|---|---|---|---|"]
+    for name, title in parts:
+        summaries = _load(figures, f"{name}-summaries")
+        mismatch = np.mean(summaries["pairs"], axis=0) if summaries else [float("nan")] * 2
+        first = _row_of(_load(figures, f"{name}-transplant-layer0"), "embedding")
+        second = _row_of(_load(figures, f"{name}-transplant-layer1"), "embedding")
+        lines.append(f"| {title} | {mismatch[0]:.2f} | {first['retention_at_1.0']:.3f} | {mismatch[1]:.2f} | "
+                     + (f"{second['retention_at_0.5']:.3f} / {second['retention_at_1.0']:.3f}" if second else "not run")
+                     + " |")
+    return lines + [""]
 
 
 def speed_section(record: dict) -> list[str]:

@@ -57,6 +57,10 @@ def test_render_and_update_results_touch_only_the_generated_block(tmp_path):
     assert "keep me" in first and reproduce.HEADING in first
     assert "| embedding |" in first and "figures/fc2-mnist-transplant-layer0.png" in first
     assert "Layer-summary mismatch" in first and "layer 1 " in first
+    assert "### The issue's aims, measured" in first  # generated from the result files, never typed
+    aims = first.split("### The issue's aims, measured")[1]
+    retention = result.summary()[1]["retention_at_1.0"]
+    assert f"| embedding transplant keeps >= 98% at coefficient 1.0 (first hidden layer) | {100 * retention:.1f}%" in aims
 
     reproduce.update_results(results_path, reproduce.BEGIN + "\nreplaced\n" + reproduce.END)
     second = results_path.read_text()
