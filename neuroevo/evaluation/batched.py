@@ -43,7 +43,9 @@ DEFAULT_MEMORY_BUDGET = 512 * 2**20
 CPU_SAMPLES_PER_CHUNK = 256
 CPU_TILE_BYTES = 4 * 2**20
 # Compute-bound buckets get tiles of 64 MiB: a dense first layer on the pixels (direct genomes;
-# 64 x 784-400-10 on a busy 2-core machine: 3.4-3.9 s with 32-64 MiB tiles, 4.9-6.6 s with 4 MiB),
+# 64 x 784-400-10 on 2,500 images, busy 2-core machine, OpenMP's default spin-waiting: 4.9-6.6 s
+# with 4 MiB tiles, 3.8-4.2 s with 32 MiB; with OMP_WAIT_POLICY=PASSIVE every size from 4 to
+# 64 MiB took 2.2-2.7 s, as did embedding genomes' tiles from 2 to 64 MiB),
 # and conv networks, tiled as whole buckets (16 x 1x28x28-20c-40c-100-10, one thread: tiles of 16
 # genomes x 8..64 samples at 150-210 us per genome and sample). See docs/RESULTS.md, issue 13.
 CPU_LARGE_TILE_BYTES = 64 * 2**20
