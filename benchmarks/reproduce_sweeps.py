@@ -34,7 +34,7 @@ from neuroevo.files import atomic_write, load_genome, save_genome
 from neuroevo.fitting import fit_to_reference
 from neuroevo.encoding import InputEncoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
-from neuroevo.provenance import provenance, stale_code
+from neuroevo.provenance import code_fingerprint, provenance, stale_code
 from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep, summary_mismatch
 from neuroevo.training import TrainConfig, train_genome
 
@@ -331,12 +331,13 @@ def merged(old: SweepResult, new: SweepResult) -> SweepResult:
 
 
 def run_part(name: str, part: Part, cache: Path, figures: Path, *, force: bool = False,
-             requested: tuple[str, ...] = (), keep_stale: bool = False) -> None:
+             requested: tuple[str, ...] = (), keep_stale: bool = False, stems: tuple[str, ...] = ()) -> None:
     """Prepare the part's parents (cached) and run each sweep (or the variants of it) that
     :func:`variants_to_run` names; measure the fits' layer-summary mismatch (dense parts) if it is
-    not on file. A partial re-run is merged into the stored result file (:func:`merged`)."""
+    not on file. A partial re-run is merged into the stored result file (:func:`merged`). ``stems``
+    (e.g. ``("transplant-layer0",)``) limits the run to those sweeps."""
     plan = {s: variants_to_run(figures / f"{name}-{s.stem}.json", s, force=force, requested=requested,
-                               keep_stale=keep_stale) for s in part.sweeps}
+                               keep_stale=keep_stale) for s in part.sweeps if not stems or s.stem in stems}
     todo = {s: v for s, v in plan.items() if v is None or v}
     mismatch_path = figures / f"{name}-summaries.json"
     wants_mismatch = "c" not in part.recipe.arch and (
@@ -661,6 +662,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="redo sweeps whose result files exist")
     parser.add_argument("--variants", nargs="+", default=(), metavar="VARIANT",
                         help="re-run these variants of every selected sweep that has them, merged into the stored files")
+    parser.add_argument("--sweeps", nargs="+", default=(), metavar="STEM",
+                        help="run only these sweeps of each part (e.g. transplant-layer0 transplant-all-hidden)")
     parser.add_argument("--keep-stale", action="store_true",
                         help="do not re-run results whose measured code changed since (RESULTS marks them stale)")
     return parser.parse_args(argv)
@@ -668,10 +671,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    code_fingerprint()  # the code as loaded now is what every result of this run records
     if not args.report_only:
         for name in args.only or PARTS:
             run_part(name, PARTS[name], args.cache, args.figures, force=args.force,
-                     requested=tuple(args.variants), keep_stale=args.keep_stale)
+                     requested=tuple(args.variants), keep_stale=args.keep_stale, stems=tuple(args.sweeps))
     update_results(args.results, render(args.figures, args.results))
     log(f"updated {args.results}")
     return 0

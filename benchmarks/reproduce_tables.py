@@ -30,7 +30,7 @@ import torch
 from neuroevo.cli import main as neuroevo_main
 from neuroevo.data import BUILTIN_DATASET
 from neuroevo.files import atomic_write
-from neuroevo.provenance import provenance, stale_code
+from neuroevo.provenance import code_fingerprint, provenance, stale_code
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = Path("runs/reproduce")
@@ -459,6 +459,7 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     parser.add_argument("--write-only", action="store_true", help="write docs/RESULTS.md from existing runs")
     args = parser.parse_args()
+    code_fingerprint()  # the code as loaded now is what every run of this process records
     torch.set_num_threads(1)
     os.chdir(REPO)
     if not args.write_only:

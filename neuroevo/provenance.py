@@ -41,13 +41,26 @@ def current_commit() -> tuple[str | None, bool]:
     return commit, bool(status)
 
 
+#: Content hash of each project module file, taken the first time this process saw it loaded.
+_SEEN: dict[str, str] = {}
+
+
 def code_fingerprint() -> dict[str, str]:
     """``{path: content hash}`` of every project module (under :data:`MEASURED_CODE`) loaded in
-    this process, paths relative to the repository, hashes the first 16 hex digits of SHA-256."""
+    this process, paths relative to the repository, hashes the first 16 hex digits of SHA-256.
+
+    A file is hashed the first time it is seen loaded (at the latest, the first call after its
+    import; :mod:`neuroevo.provenance` takes a snapshot when it is itself imported), and that hash
+    is kept: a file edited on disk while a long run goes on does not pass for the code that ran.
+    """
     roots = tuple(str(_REPOSITORY / folder) + "/" for folder in MEASURED_CODE)
     files = sorted({module.__file__ for module in list(sys.modules.values())
                     if getattr(module, "__file__", None) and module.__file__.startswith(roots)})
-    return {str(Path(f).relative_to(_REPOSITORY)): _file_hash(Path(f)) for f in files}
+    for file in files:
+        path = str(Path(file).relative_to(_REPOSITORY))
+        if path not in _SEEN:
+            _SEEN[path] = _file_hash(Path(file))
+    return {str(Path(f).relative_to(_REPOSITORY)): _SEEN[str(Path(f).relative_to(_REPOSITORY))] for f in files}
 
 
 def _file_hash(path: Path) -> str:
@@ -109,3 +122,6 @@ def changed_since(commit: str | None, paths: tuple[str, ...] = MEASURED_CODE) ->
         return ["<unknown commit>"]
     out = _git("diff", "--name-only", commit, "--", *paths)
     return out.splitlines() if out else []
+
+
+code_fingerprint()  # snapshot of the project modules loaded so far
