@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 import neuroevo.data as data
@@ -53,6 +54,7 @@ from populations.comparison import (
     summary_table,
 )
 from populations.memetic import EvolutionRun, MemeticSettings, fresh_members, run_memetic
+from populations.plots import mean_confidence_interval
 from populations.neuron_evolution import run_neuron_level
 from populations.specialists import specialist_population
 
@@ -237,33 +239,52 @@ DESIGN_NOTES = {
 }
 
 
+def _paired(runs: list[dict[str, Any]], arm: Any, rival: str) -> str:
+    """Mean ± 95% t half-width of ``arm`` minus ``rival`` test accuracy over the seeds both ran (the
+    arms of one seed start from the same ancestor), in points."""
+    def by_seed(label: str) -> dict[int, float]:
+        return {r["seed"]: r["test_accuracy"] for r in runs
+                if (r["dataset"], r["design"]) == (arm.dataset, arm.design) and arm_label(r) == label}
+    mine, theirs = by_seed(arm.label), by_seed(rival)
+    differences = [100 * (mine[k] - theirs[k]) for k in sorted(mine.keys() & theirs.keys())]
+    if len(differences) < 2:
+        return "n/a"
+    mean, half = mean_confidence_interval(np.asarray(differences)[:, None])
+    return f"{mean[0]:+.2f} ± {half[0]:.2f}"
+
+
 def _findings(summaries: list, runs: list[dict[str, Any]]) -> list[str]:
     """One generated sentence per data set and design: does the main crossover arm separate from
     mutation only, none and independent (95% intervals disjoint), and how far is it from plain Adam."""
-    lines = ["**Findings (generated from the table below).**", ""]
+    lines = ["**Findings (generated from the tables below).**", ""]
+    first_crossover = {}
     for s in summaries:
-        if s.variation != "crossover" or s.operator != "interpolate-aligned":
-            continue
+        if s.variation == "crossover" and s.encoding == "embedding":
+            first_crossover.setdefault((s.dataset, s.design), s)
+    met_where = []
+    for s in first_crossover.values():
         group = [o for o in summaries if (o.dataset, o.design) == (s.dataset, s.design)]
         verdict = separation(group, s)
         rivals = {label: v for label, v in verdict.items()
                   if label.startswith("embedding")
                   and label.split(" / ")[1] in ("mutation-only", "none", "independent")}
         met = bool(rivals) and all(v == "above" for v in rivals.values())
-        parts = [f"{label.split(' / ')[1]} {100 * (s.test[0] - o.test[0]):+.2f} points ({rivals[label]})"
-                 for label in rivals for o in group if o.label == label]
+        parts = [f"{' / '.join(label.split(' / ')[1:])} {100 * (s.test[0] - o.test[0]):+.2f} points ({rivals[label]}; paired by "
+                 f"seed: {_paired(runs, s, label)})" for label in rivals for o in group if o.label == label]
         adam = [o for o in group if o.encoding == "adam"]
-        text = (f"* {s.dataset}, {s.design}: the interpolation-crossover arm ({100 * s.test[0]:.2f}% test) "
+        if met and s.n >= 10:
+            met_where.append(f"{s.dataset} / {s.design}")
+        text = (f"* {s.dataset}, {s.design}: the {s.operator} crossover arm ({100 * s.test[0]:.2f}% test, {s.n} seeds) "
                 f"{'separates from' if met else 'does not separate from all of'} the arms without crossover: "
-                + "; ".join(parts) + " (crossover minus arm, mean test accuracy).")
+                + "; ".join(parts) + " (crossover minus arm, test accuracy, points).")
         if adam:
             gap = 100 * (s.test[0] - adam[0].test[0])
             text += f" Against plain Adam with the same gradient steps: {gap:+.2f} points."
         arm_runs = [r for r in runs if (r["dataset"], r["design"], r["encoding"], r["variation"], r["operator"])
                     == (s.dataset, s.design, s.encoding, s.variation, s.operator)]
-        if arm_runs and arm_runs[0].get("curve") and len(arm_runs[0]["curve"]) > 1:
-            gains = [100 * (mean_curve_value(arm_runs, "mean", g) - mean_curve_value(arm_runs, "intermediate_avg", g))
-                     for g in (1, -1)]
+        gains = [100 * (mean_curve_value(arm_runs, "mean", g) - mean_curve_value(arm_runs, "intermediate_avg", g))
+                 for g in (1, -1)] if arm_runs and arm_runs[0].get("curve") and len(arm_runs[0]["curve"]) > 1 else []
+        if gains and not any(math.isnan(g) for g in gains):
             text += (f" What crossover does to the population: the scored children minus their freshly trained "
                      f"parents average {gains[0]:+.2f} points of holdout accuracy at generation 1 and {gains[1]:+.2f} "
                      f"at the last generation, while the prediction disagreement between members falls from "
@@ -275,6 +296,13 @@ def _findings(summaries: list, runs: list[dict[str, Any]]) -> list[str]:
         if wall:
             text += f" Median wall time of one run: {wall[len(wall) // 2]:.0f} s (one torch thread, shared CPU)."
         lines.append(text)
+    datasets = sorted({s.dataset for s in summaries})
+    both = [d for d in dict.fromkeys(w.split(" / ")[1] for w in met_where)
+            if all(f"{dataset} / {d}" in met_where for dataset in datasets)]
+    lines += ["", "**The goal** (the embedding-crossover arm's 95% interval above those of mutation only, none and "
+              "independent, over at least 10 seeds, on " + " and ".join(datasets) + "): met on every data set by "
+              + (", ".join(both) if both else "no design") + "; met on one data set only in "
+              + (", ".join(w for w in met_where if w.split(" / ")[1] not in both) or "none") + "."]
     return lines
 
 
@@ -357,11 +385,18 @@ def write_report(document: dict[str, Any], figures: Path, results: Path) -> str:
                 if drawn is not None:
                     lines += ["", f"![{dataset} {design} {field}](results/{name})"]
             lines.append("")
-    lines += ["**What was cut.** Fashion-MNIST uses a 5,000-image subset of its training split, not all 60k; the "
-              "secondary designs ran on MNIST only and with fewer seeds (see the seeds column); networks are one "
-              "hidden layer; no conv design; the neuron-level design evolves without gradient steps. The learning "
-              "curves leave out plain Adam (its validations are not generations).", "",
-              "Command: `OMP_NUM_THREADS=1 python examples/evolution_comparison.py --seeds 10 --secondary-seeds 5`", "",
+    coverage = "; ".join(
+        f"{design}: " + ", ".join(
+            f"{dataset} {max(s.n for s in summaries if (s.dataset, s.design) == (dataset, design))} seeds"
+            for dataset in dict.fromkeys(r["dataset"] for r in runs if r["design"] == design))
+        for design in dict.fromkeys(r["design"] for r in runs))
+    lines += ["**What was run, and what was cut.** Seeds per design and data set: " + coverage + ". Fashion-MNIST "
+              f"uses a {SUBSET:,}-image subset of its training split, not all 60k; networks have one hidden layer; "
+              "no conv design; the neuron-level design evolves without gradient steps. The learning curves leave "
+              "out plain Adam (its validations are not generations).", "",
+              "Commands: `OMP_NUM_THREADS=1 python examples/evolution_comparison.py --seeds 10 --secondary-seeds 5`, "
+              "then `... --designs specialists --secondary-seeds 10 --secondary-datasets mnist fashion-mnist` "
+              "(records already in the JSON are skipped).", "",
               END]
     section = "\n".join(lines) + "\n"
     text = results.read_text() if results.exists() else ""
