@@ -54,6 +54,7 @@ import ctypes
 import ctypes.util
 import importlib.util
 import json
+import math
 import platform
 import resource
 import statistics
@@ -437,17 +438,127 @@ def render(results: list[dict]) -> str:
     lines.append("")
     for r in results:
         for name, w in r["workloads"].items():
-            lines += _render_workload(name, w)
+            lines += _render_workload(name, w, r.get("output") or "run")
     for r in results:
         if r.get("scale"):
             lines += _render_scale(r["scale"])
+    lines += _render_goals(results)
+    lines += _render_analysis(results)
     lines.append(f"GPU: {results[0]['gpu']}.")
     return "\n".join(lines) + "\n"
 
 
-def _render_workload(name: str, w: dict) -> list[str]:
+#: Issue 13's goals: (workload, quantity, arm, peer or None, target); quantity "speedup" is peer time
+#: over ours (median of the repeats), "fraction" our FLOP rate over the probe's.
+GOALS = (
+    ("fc", "speedup", "batched_direct", "loop", 1.0),
+    ("fc", "speedup", "batched_direct", "evotorch", 1.0),
+    ("fc", "fraction", "batched_direct", None, 0.85),
+    ("fc", "fraction", "batched_embedding", None, 0.70),
+    ("fc", "speedup", "batched_embedding", "loop", 6.0),
+    ("conv", "speedup", "batched_embedding", "loop", 1.5),
+    ("conv", "speedup", "batched_embedding", "evotorch", 1.5),
+    ("conv", "speedup", "batched_direct", "loop", 1.5),
+    ("conv", "speedup", "batched_direct", "evotorch", 1.5),
+    ("conv", "fraction", "batched_embedding", None, 0.25),
+    ("conv", "fraction", "batched_direct", None, 0.25),
+)
+
+
+def goal_rows(result: dict) -> list[dict]:
+    """Each goal of :data:`GOALS` that one run measured: value, target, and whether it is met."""
+    workloads = result["workloads"]
+    rows = []
+    for name, quantity, arm, peer, target in GOALS:
+        w = workloads.get(name)
+        if w is None or (peer is not None and peer not in w["arms"]):
+            continue
+        if quantity == "speedup":
+            value = w["speedup"][f"{arm}_vs_{peer}"]
+            low, high = w["speedup"][f"{arm}_vs_{peer}_per_repeat_range"]
+            label, shown = f"{name}: {arm} vs {peer}", f"{value:.2f}x ({low:.2f}..{high:.2f})"
+        else:
+            value = w["fraction_of_probe"][arm]
+            label, shown = f"{name}: {arm}, fraction of the probe", f"{value:.0%}"
+        rows.append({"goal": label, "value": value, "shown": shown, "target": target, "met": value >= target})
+    return rows
+
+
+def _share(w: dict, arm: str, ops: tuple[str, ...]) -> float:
+    """Share of ``arm``'s profiled time in the operators ``ops`` (among the top ones recorded)."""
+    return sum(row["share"] for row in w.get("profile", {}).get(arm, []) if row["op"] in ops)
+
+
+def _render_analysis(results: list[dict]) -> list[str]:
+    """Where the time goes and why a goal is out of reach, in sentences computed from the runs (the
+    last run of each workload)."""
+    workloads = {name: w for r in results for name, w in r["workloads"].items()}
+    lines = []
+    fc = workloads.get("fc")
+    if fc:
+        probe = fc["gflops_per_second"]["probe"] * 1e9
+        ceiling = fc["median"]["loop"]["wall"] * probe / fc["flops"]["batched_embedding"]
+        gemm = _share(fc, "batched_embedding", ("aten::addmm", "aten::mm", "aten::baddbmm", "aten::bmm"))
+        lines.append(
+            f"FC, where the time goes: embedding genomes perform {fc['flops']['batched_embedding'] / 1e9:.1f} GFLOP "
+            f"against the peers' {fc['flops']['loop'] / 1e9:.1f} (the factored first layer on the shared projection); "
+            f"with every FLOP at the probe's rate they would be {ceiling:.1f}x the loop (its median time x the probe "
+            f"rate / counted FLOPs), so the speed-up is bounded by the loop's own efficiency "
+            f"({fc['fraction_of_probe']['loop']:.0%} of the probe) and ours. In the profiled call matrix products "
+            f"take {gemm:.0%} of the time; their inputs are narrow (d = {fc['d']}: a [g*400, {fc['d']}] by "
+            f"[{fc['d']}, s] product per tile, then [10, 400] by [400, s] per genome), and the rest is the bias "
+            "written into each product's output before it (`copy_`), the activation and the scores. Direct genomes "
+            "do the peers' arithmetic; their first layer is one product for the whole tile"
+            + "".join(f", which ran at {row['gflops_per_second'] * 1e9 / probe:.0%} of the probe's median rate in "
+                      f"the profiled call ({row['share']:.0%} of its time)"
+                      for row in fc.get("profile", {}).get("batched_direct", [])[:1] if row["gflops_per_second"])
+            + ", so the difference to the peers is what surrounds it (stacking and checking the genomes, the bias "
+            "pass, the output layer, the scores).")
+    conv = workloads.get("conv")
+    if conv:
+        elementwise = _share(conv, "batched_direct", ("aten::addcmul_", "aten::addcmul", "aten::maximum",
+                                                      "aten::clamp_min_", "aten::copy_"))
+        lines.append(
+            f"Conv, where the time goes: {elementwise:.0%} of the direct genomes' profiled time is element-wise "
+            "passes over the activations (the depthwise taps as shifted multiply-adds, pooling as maxima, the "
+            "activation, layout copies), which run at memory speed: a depthwise tap is one multiply-add per value "
+            "read and written, so the counted FLOPs of these layers cannot approach a GEMM's rate; the matrix "
+            "products (fused first layer, pointwise layer, dense layers) run at the rates listed above. The peers "
+            "run torch's convolutions and max pooling, slower still on these shapes.")
+        faults = conv["median"].get("evotorch", {}).get("minor_faults", 0)
+        if faults > 1000:
+            arch = Architecture.parse(conv["architecture"])
+            first = results[0]["peer_batch"] * conv["population"] * arch.conv_widths[0] * math.prod(arch.input_shape[1:])
+            lines[-1] += (f" EvoTorch's vmapped convolutions still fault {faults:.0f} pages per call with the "
+                          f"retaining allocator (its first layer's output alone, for {results[0]['peer_batch']} "
+                          f"images and {conv['population']} networks, is {first * 4 / GIB:.2f} GiB).")
+    return lines + [""] if lines else []
+
+
+def _render_goals(results: list[dict]) -> list[str]:
+    runs = [r for r in results if r["workloads"]]
+    per_run = [goal_rows(r) for r in runs]
+    lines = ["**Goals** (issue 13; speed-ups are medians with the per-repeat range; one column per run):", "",
+             "| goal | " + " | ".join(f"`{r.get('output') or 'run'}`" for r in runs) + " | target | met in every run |",
+             "|---|" + "---|" * len(runs) + "---|---|"]
+    for index, row in enumerate(per_run[0] if per_run else []):
+        cells = [rows[index] for rows in per_run]
+        target = f">= {row['target']:.2f}x" if "vs" in row["goal"] else f">= {row['target']:.0%}"
+        met = "yes" if all(c["met"] for c in cells) else ("no" if not any(c["met"] for c in cells) else "in some runs")
+        lines.append(f"| {row['goal']} | " + " | ".join(c["shown"] for c in cells) + f" | {target} | {met} |")
+    scale = next((r["scale"] for r in results if r.get("scale")), None)
+    if scale:
+        largest = max(scale, key=lambda p: p["population"])
+        within = largest["peak_above_start_bytes"] <= largest["budget_bytes"]
+        lines += ["", f"Scale: {largest['population']} genomes scored, {largest['peak_above_start_bytes'] / GIB:.2f} GiB "
+                  f"above the start against a budget of {largest['budget_bytes'] / GIB:.0f} GiB "
+                  f"({'within' if within else 'OVER'} budget), {largest['genomes_per_second']:.1f} genomes/s."]
+    return lines + [""]
+
+
+def _render_workload(name: str, w: dict, source: str) -> list[str]:
     agreement = max(a["accuracy"] for a in w["max_abs_difference_from_batched_embedding"].values())
-    lines = [f"**{name.upper()}**: {w['population']} random {w['architecture']} networks (embedding d={w['d']}, "
+    lines = [f"**{name.upper()}** (`{source}`): {w['population']} random {w['architecture']} networks (embedding d={w['d']}, "
              f"and their direct equivalents) on {w['samples']} images. Accuracies agree across arms: "
              f"{'yes' if w['agree'] else 'NO'} (largest difference from batched embedding: {agreement:.2g}).",
              "", "| arm | wall s | user s | system s | minor faults | GFLOP | GFLOP/s | fraction of probe |",
