@@ -38,7 +38,7 @@ def test_runs_without_evotorch(bench, tmp_path: Path, monkeypatch: pytest.Monkey
             assert set(workload["per_repeat"][arm]) == {"wall", "user", "system", "minor_faults"}
     assert result["commit"] is not None and "code" in result
     rows = bench.goal_rows(result)  # the goals without an EvoTorch arm
-    assert [r["goal"] for r in rows if "evotorch" in r["goal"]] == [] and len(rows) == 7
+    assert [r["goal"] for r in rows if "evotorch" in r["goal"]] == [] and len(rows) == 8
     assert all(r["met"] == (r["value"] >= r["target"]) for r in rows)
     text = bench.render([result])
     assert text.startswith(bench.SECTION) and "**Goals**" in text and "Where batched_direct spends" in text
