@@ -40,7 +40,7 @@ images within ``--scale-budget`` bytes, each in a fresh subprocess whose peak re
 measured (``ru_maxrss``), and reports genomes per second.
 
 ``--render-into docs/RESULTS.md`` replaces that file's section :data:`SECTION` (from its heading
-to the end of the file) with the rendering of ``--from`` (or of this run's) JSON.
+to the next ``## `` heading) with the rendering of the ``--from`` files (or of this run's) JSON.
 """
 
 from __future__ import annotations
@@ -599,11 +599,17 @@ def _render_scale(points: list[dict]) -> list[str]:
 
 
 def render_into(path: Path, text: str) -> None:
-    """Replace ``path``'s section :data:`SECTION` (to the end of the file) with ``text``, or append it."""
+    """Replace ``path``'s section :data:`SECTION` (from its heading to the next ``## `` heading, or the
+    end of the file) with ``text``, or append ``text`` when the file has no such section."""
     content = path.read_text()
     start = content.find(SECTION)
-    head = content if start < 0 else content[:start]
-    atomic_write(path, lambda tmp: tmp.write_text(head.rstrip("\n") + "\n\n" + text))
+    if start < 0:
+        head, tail = content, ""
+    else:
+        following = content.find("\n## ", start + len(SECTION))
+        head, tail = content[:start], ("" if following < 0 else content[following + 1:])
+    body = head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else "")
+    atomic_write(path, lambda tmp: tmp.write_text(body))
 
 
 def main(argv: list[str] | None = None) -> dict | list[dict]:

@@ -79,6 +79,9 @@ def test_render_into_replaces_only_its_section(bench, tmp_path: Path) -> None:
     page.write_text(f"# Results\n\nkept\n\n{bench.SECTION}\n\nold figures\n")
     bench.render_into(page, f"{bench.SECTION}\n\nnew figures\n")
     assert page.read_text() == f"# Results\n\nkept\n\n{bench.SECTION}\n\nnew figures\n"
+    page.write_text(f"# Results\n\n{bench.SECTION}\n\nold\n\n## Later section\n\nkept too\n")
+    bench.render_into(page, f"{bench.SECTION}\n\nnew\n")
+    assert page.read_text() == f"# Results\n\n{bench.SECTION}\n\nnew\n\n## Later section\n\nkept too\n"
     fresh = tmp_path / "other.md"
     fresh.write_text("# Other\n")
     bench.render_into(fresh, f"{bench.SECTION}\n\nx\n")
