@@ -406,7 +406,7 @@ def write_report(document: dict[str, Any], figures: Path, results: Path) -> str:
     if BEGIN in text and END in text:
         head, rest = text.split(SECTION_HEADING, 1) if SECTION_HEADING in text else (text.split(BEGIN)[0], "")
         tail = text.split(END, 1)[1]
-        text = head.rstrip("\n") + "\n\n" + section + tail.lstrip("\n")
+        text = head.rstrip("\n") + "\n\n" + section + ("\n" + tail.lstrip("\n") if tail.strip() else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     atomic_write(results, lambda tmp: tmp.write_text(text))

@@ -127,6 +127,9 @@ def test_the_results_section_is_written_at_the_end_and_replaced_on_rerun(example
     assert (tmp_path / "evolution_mnist_d_best.png").exists()
     example.write_report(document, tmp_path, results)
     assert results.read_text() == first
+    results.write_text(first + "\nNotes written by hand after the generated block.\n")
+    example.write_report(document, tmp_path, results)
+    assert results.read_text() == first + "\nNotes written by hand after the generated block.\n"
     document["runs"][0]["evaluations"] = 99
     with pytest.raises(ValueError, match="unequal evaluations"):
         example.write_report(document, tmp_path, results)
