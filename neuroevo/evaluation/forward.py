@@ -165,13 +165,15 @@ def _separable_features(
     c, height, width = arch.input_shape
     k = arch.kernel_size
     for index, layer in enumerate(stack.conv):
+        bias = None
         if index == 0 and _fuse_first_layer(c, k):
             h = _fused_first_layer(layer, inputs.patches(arch.input_shape, k), s, height, width, counter)
+            bias = layer.bias.reshape(*layer.bias.shape, 1, 1, 1)
         else:
             if index == 0:
                 h = inputs.images.reshape(s, c, height, width).transpose(0, 1).unsqueeze(0)  # [1, C, s, H, W]
             h = _separable_layer(layer, h, k, counter)
-        h = _max_pool(activate(h), arch.pool)
+        h = _finish_conv_layer(h, bias, arch, activate)
         height, width = h.shape[-2:]
     if arch.junction == "gap":
         return h.mean(dim=(3, 4))
@@ -190,12 +192,27 @@ def _fused_first_layer(layer: ConvOperands, patches: Tensor, s: int, height: int
                        counter: FlopCounter) -> Tensor:
     """The first separable layer of ``g`` genomes on the shared image as ONE product: each output
     channel's pointwise weights times its kernel (``[g c_out, c_in k k]``) by the patches
-    (``[c_in k k, s H W]``), plus the bias: ``[g, c_out, s, H, W]``."""
+    (``[c_in k k, s H W]``): ``[g, c_out, s, H, W]``, WITHOUT the bias (added after pooling, on a
+    quarter of the values, by :func:`_finish_conv_layer`)."""
     g, c_out, c_in = layer.weight.shape
     fused = (layer.weight.unsqueeze(-1) * layer.kernels.reshape(g, c_out, 1, -1)).reshape(g * c_out, -1)
     counter.add_matmul(1, g * c_out, fused.shape[1], patches.shape[1])
-    out = torch.addmm(layer.bias.reshape(g * c_out, 1), fused, patches)
-    return out.view(g, c_out, s, height, width)
+    return (fused @ patches).view(g, c_out, s, height, width)
+
+
+#: Activations that never decrease, so that max pooling commutes with them (and with adding a bias).
+_MONOTONE = ("relu", "tanh")
+
+
+def _finish_conv_layer(h: Tensor, bias: Tensor | None, arch: Architecture,
+                       activate: Callable[[Tensor], Tensor]) -> Tensor:
+    """Bias (when not yet added), activation and max pooling of a conv layer's ``[g, c, s, H, W]``
+    output. For a non-decreasing activation the pooling comes first (``max(f(x + b)) = f(max(x) + b)``
+    exactly, as rounding is monotone too), so bias and activation touch a ``pool^2``-th of the values."""
+    if arch.activation in _MONOTONE:
+        h = _max_pool(h, arch.pool)
+        return activate(h if bias is None else h.add_(bias))
+    return _max_pool(activate(h if bias is None else h + bias), arch.pool)
 
 
 def _separable_layer(layer: ConvOperands, h: Tensor, k: int, counter: FlopCounter) -> Tensor:
