@@ -10,7 +10,6 @@ import pytest
 from neuroevo.cli import main
 from neuroevo.files import load_genome, load_input_encoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
-from tests.conftest import SHARED_MNIST
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -126,10 +125,8 @@ def test_fit_bad_input_fails_before_fitting(idx_folder, tmp_path, capsys):
 
 # ------------------------------------------------------------- real data
 @pytest.mark.slow
-def test_train_reaches_90_percent_on_offline_mnist(tmp_path):
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"offline MNIST not found at {SHARED_MNIST}")
-    assert main(["train", "--data", str(SHARED_MNIST), "--arch", "784-400-10", "--d", "64", "--steps", "300",
+def test_train_reaches_90_percent_on_the_builtin_mnist(tmp_path):
+    assert main(["train", "--data", "mnist-small", "--arch", "784-400-10", "--d", "64", "--steps", "300",
                  "--holdout", "500", "--no-progress", "-o", str(tmp_path / "mnist")]) == 0
     metrics = json.loads((tmp_path / "mnist" / "metrics.json").read_text())
     assert metrics["data"]["test"]["n_samples"] == 10_000 and metrics["data"]["holdout"]["n_samples"] == 500
