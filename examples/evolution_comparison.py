@@ -23,7 +23,7 @@ changed since the commit they were measured on (``neuroevo.provenance.changed_si
 it writes learning-curve PNGs and the section "Evolution in which crossover pays (issue 11)" of
 ``docs/RESULTS.md`` from the JSON::
 
-    OMP_NUM_THREADS=1 python examples/evolution_comparison.py --seeds 10 --secondary-seeds 5
+    OMP_NUM_THREADS=1 python examples/evolution_comparison.py
 """
 
 from __future__ import annotations
@@ -397,9 +397,8 @@ def write_report(document: dict[str, Any], figures: Path, results: Path) -> str:
               f"uses a {SUBSET:,}-image subset of its training split, not all 60k; networks have one hidden layer; "
               "no conv design; the neuron-level design evolves without gradient steps. The learning curves leave "
               "out plain Adam (its validations are not generations).", "",
-              "Commands: `OMP_NUM_THREADS=1 python examples/evolution_comparison.py --seeds 10 --secondary-seeds 5`, "
-              "then `... --designs specialists --secondary-seeds 10 --secondary-datasets mnist fashion-mnist` "
-              "(records already in the JSON are skipped).", "",
+              "Command: `OMP_NUM_THREADS=1 python examples/evolution_comparison.py` (resumable: records already "
+              "in the JSON are skipped unless the measured code changed since their commit).", "",
               END]
     section = "\n".join(lines) + "\n"
     text = results.read_text() if results.exists() else ""
@@ -422,8 +421,9 @@ def main() -> None:
     parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
                         help="Fashion-MNIST data (name or folder; default %(default)s)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds of the main design")
-    parser.add_argument("--secondary-seeds", type=int, default=5, help="seeds of the other designs")
-    parser.add_argument("--secondary-datasets", nargs="+", default=["mnist"], help="data sets of the other designs")
+    parser.add_argument("--secondary-seeds", type=int, default=10, help="seeds of the other designs")
+    parser.add_argument("--secondary-datasets", nargs="+", default=["mnist", "fashion-mnist"],
+                        help="data sets of the other designs")
     parser.add_argument("--designs", nargs="+", default=None, help="only these designs")
     parser.add_argument("--output", default="docs/results/evolution_comparison.json")
     parser.add_argument("--results", default="docs/RESULTS.md")
