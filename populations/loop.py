@@ -23,7 +23,8 @@ from populations.checkpoint import GAState, load_checkpoint, save_checkpoint
 from populations.individuals import Individual
 from populations.rng import restore_rng_state
 
-__all__ = ["GAState", "Schedule", "evaluate_invalid", "evolve", "resume", "run_generations"]
+__all__ = ["GAState", "Schedule", "after_generation", "drive_generations", "evaluate_invalid", "evolve", "resume",
+           "run_generations"]
 
 
 def evaluate_invalid(individuals: list[Individual], toolbox: base.Toolbox) -> int:
@@ -78,11 +79,47 @@ class Schedule:
 
     def after_generation(self, state: GAState) -> None:
         """Checkpoint (when due) and call ``on_generation``."""
-        if self.checkpoint is not None and (state.generation % self.checkpoint_every == 0
-                                            or state.generation == self.ngen):
-            save_checkpoint(self.checkpoint, state, extra=self.extra)
-        if self.on_generation is not None:
-            self.on_generation(state)
+        after_generation(state, self.ngen, checkpoint=self.checkpoint, checkpoint_every=self.checkpoint_every,
+                         extra=self.extra, on_generation=self.on_generation)
+
+
+def after_generation(
+    state: GAState,
+    ngen: int,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    extra: dict[str, Any] | None = None,
+    on_generation: Callable[[GAState], None] | None = None,
+) -> None:
+    """What every generational loop does after a generation: write the checkpoint when it is due
+    (every ``checkpoint_every`` generations and after generation ``ngen``), then ``on_generation``."""
+    if checkpoint is not None and (state.generation % checkpoint_every == 0 or state.generation == ngen):
+        save_checkpoint(checkpoint, state, extra=extra)
+    if on_generation is not None:
+        on_generation(state)
+
+
+def drive_generations(
+    state: GAState,
+    generation: Callable[[GAState], None],
+    ngen: int,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    extra: dict[str, Any] | None = None,
+    on_generation: Callable[[GAState], None] | None = None,
+) -> GAState:
+    """The generational driver every loop shares (eaSimple, memetic, neuron-level): from
+    ``state.generation + 1`` to ``ngen``, advance the generation number, run ``generation(state)``
+    (which updates ``state`` in place), then :func:`after_generation`. A run resumed from a
+    checkpoint goes through the same calls as an uninterrupted one. Returns ``state``."""
+    while state.generation < ngen:
+        state.generation += 1
+        generation(state)
+        after_generation(state, ngen, checkpoint=checkpoint, checkpoint_every=checkpoint_every, extra=extra,
+                         on_generation=on_generation)
+    return state
 
 
 def evolve(
@@ -157,17 +194,23 @@ def run_generations(state: GAState, toolbox: base.Toolbox, schedule: Schedule) -
     """The generational loop of :func:`evolve` from ``state.generation + 1`` to ``schedule.ngen``
     (``state`` is updated in place and returned)."""
     bar = tqdm(total=schedule.ngen, initial=state.generation, desc="evolve", unit="gen", disable=not schedule.progress)
-    while state.generation < schedule.ngen:
+
+    def generation(state: GAState) -> None:
         offspring = toolbox.select(state.population, len(state.population))
         offspring = algorithms.varAnd(offspring, toolbox, schedule.cxpb, schedule.mutpb)
         nevals = evaluate_invalid(offspring, toolbox)
         if state.halloffame is not None:
             state.halloffame.update(offspring)
         state.population[:] = offspring
-        state.generation += 1
         schedule.record(state, nevals)
-        schedule.after_generation(state)
+
+    def on_generation(state: GAState) -> None:
+        if schedule.on_generation is not None:
+            schedule.on_generation(state)
         bar.update()
         bar.set_postfix(best=str(tools.selBest(state.population, 1)[0].fitness))
+
+    drive_generations(state, generation, schedule.ngen, checkpoint=schedule.checkpoint,
+                      checkpoint_every=schedule.checkpoint_every, extra=schedule.extra, on_generation=on_generation)
     bar.close()
     return state

@@ -39,9 +39,9 @@ from neuroevo.evaluation import check_genome_fits_data
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.training import TrainConfig, batch_stream, make_optimizer, train_genome, train_step
 from operators.randomness import torch_generator
-from populations.checkpoint import GAState, load_checkpoint, save_checkpoint
+from populations.checkpoint import GAState, load_checkpoint
 from populations.individuals import Individual, individual_from_genome, similar
-from populations.loop import evaluate_invalid
+from populations.loop import after_generation, drive_generations, evaluate_invalid
 from populations.rng import restore_rng_state, seed_everything
 from populations.toolbox import register_batched_evaluation
 
@@ -354,7 +354,7 @@ def evolve_memetic(
     _check_run(population, toolbox, loop, ngen)
     state = GAState(population, 0, tools.Logbook(), halloffame)
     _generation(state, toolbox, learner, loop)
-    _after(state, checkpoint, extra, on_generation)
+    after_generation(state, ngen, checkpoint=checkpoint, extra=extra, on_generation=on_generation)
     return _run(state, toolbox, learner, loop, ngen, checkpoint, extra, on_generation)
 
 
@@ -401,18 +401,6 @@ def _check_run(population: Sequence[Individual], toolbox: base.Toolbox, loop: _L
     _check_toolbox(toolbox, loop.variation)
 
 
-def _after(
-    state: GAState,
-    checkpoint: str | os.PathLike | None,
-    extra: dict[str, Any] | None,
-    on_generation: Callable[[GAState], None] | None,
-) -> None:
-    if checkpoint is not None:
-        save_checkpoint(checkpoint, state, extra=extra)
-    if on_generation is not None:
-        on_generation(state)
-
-
 def _run(
     state: GAState,
     toolbox: base.Toolbox,
@@ -423,11 +411,8 @@ def _run(
     extra: dict[str, Any] | None,
     on_generation: Callable[[GAState], None] | None,
 ) -> GAState:
-    while state.generation < ngen:
-        state.generation += 1
-        _generation(state, toolbox, learner, loop)
-        _after(state, checkpoint, extra, on_generation)
-    return state
+    return drive_generations(state, lambda s: _generation(s, toolbox, learner, loop), ngen, checkpoint=checkpoint,
+                             extra=extra, on_generation=on_generation)
 
 
 # ------------------------------------------------------------------ the recipe and its arms

@@ -38,10 +38,10 @@ from neuroevo.genomes import EmbeddingGenome, Genome
 from neuroevo.neurons import NeuronSet
 from operators.alignment import aligned_copy
 from operators.randomness import python_rng, torch_generator
-from populations.checkpoint import GAState, load_checkpoint, save_checkpoint
+from populations.checkpoint import GAState, load_checkpoint
 from populations.individuals import EmbeddingIndividual, Individual, individual_from_genome, similar
 from populations.initialisation import population_from_parents
-from populations.loop import evolve
+from populations.loop import drive_generations, evolve
 from populations.memetic import EvolutionRun, LamarckianTraining, MemeticSettings, ancestor, genome_rms
 from populations.rng import restore_rng_state, seed_everything
 from populations.toolbox import register_batched_evaluation
@@ -267,14 +267,8 @@ def _run(
     extra: dict[str, Any] | None,
     on_generation: Callable[[GAState], None] | None,
 ) -> GAState:
-    while state.generation < ngen:
-        state.generation += 1
-        _generation(state, toolbox, settings)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, state, extra=extra)
-        if on_generation is not None:
-            on_generation(state)
-    return state
+    return drive_generations(state, lambda s: _generation(s, toolbox, settings), ngen, checkpoint=checkpoint,
+                             extra=extra, on_generation=on_generation)
 
 
 def _curve(logbook: tools.Logbook) -> list[dict[str, float]]:
