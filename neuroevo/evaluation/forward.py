@@ -289,26 +289,17 @@ def _conv_features(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounte
 
 
 def _conv_layer(layer: ConvOperands, h: Tensor, arch: Architecture, *, shared_input: bool) -> Tensor:
-    """One conv layer of ``g`` genomes: ``[s, c_in or g * c_in, H, W] -> [s, g * c_out, H, W]``.
+    """One standard conv layer of ``g`` genomes: ``[s, c_in or g * c_in, H, W] -> [s, g * c_out, H, W]``.
 
     The first layer reads the shared image (one convolution with all genomes' filters); later
     layers read each genome's own channels (``groups=g``).
     """
     g, c_out = layer.bias.shape
     groups = 1 if shared_input else g
-    padding = arch.kernel_size // 2
-    bias = layer.bias.reshape(g * c_out)
-    if layer.kernels is None:  # standard convolution
-        return F.conv2d(h, layer.weight.flatten(0, 1), bias, padding=padding, groups=groups)
-    pointwise = layer.weight.reshape(g * c_out, -1, 1, 1)
-    mixed = F.conv2d(h, pointwise, groups=groups)
-    return F.conv2d(mixed, layer.kernels.reshape(g * c_out, 1, *layer.kernels.shape[2:]), bias,
-                    padding=padding, groups=g * c_out)
+    return F.conv2d(h, layer.weight.flatten(0, 1), layer.bias.reshape(g * c_out), padding=arch.kernel_size // 2,
+                    groups=groups)
 
 
 def _conv_flops(layer: ConvOperands, s: int, height: int, width: int) -> int:
-    """FLOPs of one conv layer of the stack on ``s`` samples at ``height x width``."""
-    per_position = layer.weight[0].numel()  # c_out * c_in (* k * k for standard convs)
-    if layer.kernels is not None:
-        per_position += layer.kernels[0].numel()  # depthwise: c_out * k * k
-    return 2 * s * layer.weight.shape[0] * per_position * height * width
+    """FLOPs of one standard conv layer of the stack on ``s`` samples at ``height x width``."""
+    return 2 * s * layer.weight.shape[0] * layer.weight[0].numel() * height * width  # c_out * c_in * k * k
