@@ -429,7 +429,10 @@ def render(results: list[dict]) -> str:
     for r in results:
         load = r["load_average_1min"]
         lines += ["", "```bash", r["command"], "```",
-                  f"`{r.get('output') or 'JSON'}`: commit {str(r['commit'])[:10]}{' (uncommitted changes)' if r['dirty'] else ''}, "
+                  f"`{r.get('output') or 'JSON'}`"
+                  + (" (written under the name in its command, renamed after the run)"
+                     if r.get("output") and r["output"] not in r["command"] else "")
+                  + f": commit {str(r['commit'])[:10]}{' (uncommitted changes in measured code)' if r['dirty'] else ''}, "
                   f"measured {r['measured_at']}; torch {r['torch']}, EvoTorch {r['evotorch'] or 'absent'}; "
                   f"{r['threads']} torch threads, {r['environment']}; allocator `{r['allocator']}` for every arm; "
                   f"{r['repeats']} repeats; probe {r['probe_size']}^3; peers run {r['peer_batch']} images per forward; "
@@ -522,9 +525,13 @@ def _render_analysis(results: list[dict]) -> list[str]:
             f"Conv, where the time goes: {elementwise:.0%} of the direct genomes' profiled time is element-wise "
             "passes over the activations (the depthwise taps as shifted multiply-adds, pooling as maxima, the "
             "activation, layout copies), which run at memory speed: a depthwise tap is one multiply-add per value "
-            "read and written, so the counted FLOPs of these layers cannot approach a GEMM's rate; the matrix "
-            "products (fused first layer, pointwise layer, dense layers) run at the rates listed above. The peers "
-            "run torch's convolutions and max pooling, slower still on these shapes.")
+            "read and written, so the counted FLOPs of these layers cannot approach a GEMM's rate. The fused first "
+            "layer is a product with only c_in k^2 = 9 terms per output, bound by writing its output"
+            + "".join(f" ({row['gflops_per_second']:.0f} GFLOP/s, {row['share']:.0%} of the direct genomes' time)"
+                      for row in conv.get("profile", {}).get("batched_direct", [])
+                      if row["op"] == "aten::mm" and row["gflops_per_second"])
+            + "; the pointwise and dense products run at the rates listed above. The peers run torch's "
+            "convolutions and max pooling, slower still on these shapes.")
         faults = conv["median"].get("evotorch", {}).get("minor_faults", 0)
         if faults > 1000:
             arch = Architecture.parse(conv["architecture"])
