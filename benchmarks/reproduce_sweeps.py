@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from neuroevo.architecture import Architecture
-from neuroevo.cli.sweep_commands import SUMMARY_IMAGES
 from neuroevo.data import BUILTIN_DATASET, Dataset, load_dataset, train_holdout_split
 from neuroevo.decoding import direct_equivalent
 from neuroevo.files import atomic_write, load_genome, save_genome
@@ -36,6 +35,7 @@ from neuroevo.encoding import InputEncoding
 from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.provenance import code_fingerprint, provenance, stale_code
 from neuroevo.sweeps import SweepParents, SweepResult, VariantCurve, run_sweep, summary_mismatch
+from neuroevo.sweeps.summaries import SUMMARY_IMAGES
 from neuroevo.training import TrainConfig, train_genome
 
 MNIST = BUILTIN_DATASET  # the 5k MNIST training subset and the official 10k test split, shipped

@@ -13,9 +13,7 @@ from neuroevo.cli.options import add_data_arguments, add_memory_budget_argument,
 from neuroevo.decoding import direct_equivalent
 from neuroevo.files import load_genome
 from neuroevo.sweeps import KINDS, VARIANTS, SweepParents, SweepResult, has_layer_summaries, run_sweep, summary_mismatch
-
-#: Images of the evaluation split the embedding parents' layer summaries are compared on.
-SUMMARY_IMAGES = 2000
+from neuroevo.sweeps.summaries import SUMMARY_IMAGES
 
 
 def _coefficients(text: str) -> list[float]:

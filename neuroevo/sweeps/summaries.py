@@ -18,7 +18,10 @@ from neuroevo.decoding.functional import embedding_layer_outputs
 from neuroevo.encoding import check_same_encoding
 from neuroevo.genomes import EmbeddingGenome
 
-__all__ = ["has_layer_summaries", "layer_summaries", "summary_mismatch"]
+__all__ = ["SUMMARY_IMAGES", "has_layer_summaries", "layer_summaries", "summary_mismatch"]
+
+#: Images the sweeps' reports measure the layer-summary mismatch on (the first of the scored split).
+SUMMARY_IMAGES = 2000
 
 
 def has_layer_summaries(genome: object) -> bool:
