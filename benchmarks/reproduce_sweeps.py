@@ -276,7 +276,9 @@ def pooled(results: list[SweepResult]) -> SweepResult:
         ))
     parent_accuracy = {k: float(np.mean([r.parent_accuracy[k] for r in results])) for k in first.parent_accuracy}
     setup = dict(first.setup, pairs=len(results), per_pair=[r.summary() for r in results],
-                 per_pair_parents=[r.parent_accuracy for r in results])
+                 per_pair_parents=[r.parent_accuracy for r in results],
+                 parent_hashes={f"pair{i} {k}": v for i, r in enumerate(results)
+                                for k, v in r.setup.get("parent_hashes", {}).items()})
     return SweepResult(first.kind, first.layer, first.dataset, parent_accuracy, curves, setup, first.provenance)
 
 
@@ -312,9 +314,14 @@ def merged(old: SweepResult, new: SweepResult) -> SweepResult:
     """``old`` with the curves of ``new`` (a re-run of some of its variants) in place of its own.
 
     Raises:
-        ValueError: the re-run's parents score differently from the stored ones (the cached parents
-            changed): the whole sweep must be re-run (``--force``).
+        ValueError: the re-run's parents are not the stored result's (their content hashes differ,
+            or the stored result predates parent hashes, or they score differently): the whole
+            sweep must be re-run (``--force``).
     """
+    stored = old.setup.get("parent_hashes")
+    if stored is None or any(stored.get(k) != v for k, v in new.setup.get("parent_hashes", {}).items()):
+        raise ValueError("the stored result's parents are not provably the re-run's (content hashes differ or were "
+                         "not recorded): re-run the whole sweep with --force")
     for key, value in new.parent_accuracy.items():
         if abs(old.parent_accuracy.get(key, float("nan")) - value) > 1e-6:
             raise ValueError(f"parent {key} scores {value:.6f} now but {old.parent_accuracy.get(key)} in the stored "

@@ -177,7 +177,9 @@ def run_sweep(
         layer=layer,
         dataset=f"{data.name} ({data.split}, {len(data)} samples)",
         parent_accuracy=parent_accuracy,
-        setup={"repeats": repeats, "seed": seed, "architecture": parent_list[0].architecture.spec},
+        setup={"repeats": repeats, "seed": seed, "architecture": parent_list[0].architecture.spec,
+               "parent_hashes": {f"{e} {name}": g.content_hash for e in available
+                                 for name, g in zip("AB", targets[e])}},
         provenance=provenance(dataset=data.name, split=f"{data.split} ({len(data)} samples)"),
     )
     measured_on = {key: result.provenance[key] for key in ("commit", "dirty", "code")}
