@@ -1,6 +1,6 @@
 """Batched population evaluation vs decoding each genome and looping, in one run.
 
-    python benchmarks/batched_evaluation.py --data /work/shared/data/mnist --population 64 \
+    python benchmarks/batched_evaluation.py --data mnist-small --population 64 \
         [--device cpu|cuda] [--repeats 5] --output benchmarks/results/batched_evaluation.json
 
 Scores ``--population`` random embedding genomes (``--arch``, ``--d``; one shared input encoding)
@@ -54,7 +54,7 @@ from neuroevo.genomes import EmbeddingGenome
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="MNIST folder (IDX); random data of MNIST's shape when omitted")
+    parser.add_argument("--data", help="data set name (e.g. mnist-small) or IDX folder; random data of MNIST's shape when omitted")
     parser.add_argument("--population", type=int, default=64)
     parser.add_argument("--arch", default="784-400-10")
     parser.add_argument("--d", type=int, default=64, help="embedding width")

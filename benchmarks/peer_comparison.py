@@ -1,6 +1,6 @@
 """Population evaluation against its peers: EvoTorch, a plain per-model loop, and the matmul peak.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/peer_comparison.py --data /work/shared/data/mnist \
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/peer_comparison.py --data mnist-small \
         --threads 2 --repeats 5 --output benchmarks/results/peer_comparison.json
 
 Two workloads, each on the same networks in every arm (issue 13):
