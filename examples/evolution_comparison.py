@@ -414,9 +414,8 @@ def write_report(document: dict[str, Any], figures: Path, results: Path) -> str:
 
 def main() -> None:
     torch.set_num_threads(1)
-    builtin = getattr(data, "BUILTIN_DATASET", None)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mnist", default=builtin or "../shared/data/mnist",
+    parser.add_argument("--mnist", default=data.BUILTIN_DATASET,
                         help="MNIST data: a known name, the built-in name or an IDX folder (default %(default)s)")
     parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
                         help="Fashion-MNIST data (name or folder; default %(default)s)")
