@@ -641,7 +641,8 @@ def speed_section(record: dict) -> list[str]:
         f"{record['sequential_s']:.1f} | {record['sequential_full_s']:.1f} |",
         "", f"Ratio (one at a time / batched, whole sweep): **{record['ratio']:.2f}x**; largest accuracy "
         f"difference between the two: {record['max_accuracy_difference']:.1e}. Command: `{record['command']}`", "",
-    ]
+    ] + ([f"{STALE_MARK} Stale: measured at commit {str(record.get('commit'))[:10]}; the measured code has changed "
+          "since. Re-run with the command above.", ""] if stale_code(record) else [])
 
 
 def update_results(results_path: Path, block: str) -> None:
