@@ -271,7 +271,7 @@ def findings_markdown() -> str:
         lines += [
             "  Measured on MNIST 784-400x4-10 embedding: mean training cross-entropy",
             f"  {first['train_cross_entropy']:.1f} over the first {first['step']} steps (the N(0, 1/d) embeddings give",
-            "  weights of variance 1/d whatever the fan-in, so the initial logits are huge), and {last['train_cross_entropy']:.2g} over the last",
+            f"  weights of variance 1/d whatever the fan-in, so the initial logits are huge), and {last['train_cross_entropy']:.2g} over the last",
             f"  {last['step'] - deep['history'][-2]['step'] if len(deep['history']) > 1 else last['step']} steps while the"
             f" holdout cross-entropy at the selected step is {best.get('holdout_cross_entropy', float('nan')):.2f}"
             " (overfitting on 4,500 images).",
