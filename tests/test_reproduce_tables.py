@@ -38,7 +38,8 @@ def test_findings_derive_every_gap_and_the_fan_in_change_from_the_runs(repo):
     assert "MNIST 5k 784-400-10 3.00 points" in text          # 94.00 - 91.00, from the metrics
     assert "0.62 points for 784-400-10" in text               # the paper's 98.05 - 97.43
     assert "95.00% at step 700 of 2000" in text
-    assert "41.2 over the first 100 steps" in text and "6.50" in text
+    assert "41.2 over the first 100 steps" in text and "6.50" in text and "3e-07 over the last" in text
+    assert "{" not in text  # every placeholder formatted
     assert "784-400-10 91.00% -> 92.50%" in text
     assert "side experiment" not in text and "91.16" not in text
 
