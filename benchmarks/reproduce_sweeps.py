@@ -612,7 +612,7 @@ def aims_section(figures: Path) -> list[str]:
              if (record := _load(figures, f"{name}-{sweep}")) and stale_variants(record)]
     if stale:
         lines += ["", f"{STALE_MARK} Some of these cells come from stale curves (marked {STALE_MARK} above): "
-                  + ", ".join(stale) + "."]
+                  + ", ".join(dict.fromkeys(stale)) + "."]
     lines += ["", "Layer-summary mismatch `|F_B - F_A| / |F_A|` per hidden layer beside the embedding transplant's "
               "retention in that layer:", "",
               "| parents | mismatch, layer 0 | transplant layer 0, retention @1.0 | mismatch, layer 1 | "
