@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -44,13 +43,14 @@ import numpy as np
 import torch
 from deap import base, tools
 
-import operators
 from neuroevo import Architecture, Genome
 from neuroevo.data import BUILTIN_DATASET, Dataset, load_dataset, train_holdout_split
 from neuroevo.provenance import provenance
 from neuroevo.evaluation import evaluate_genome
 from neuroevo.training import TrainConfig
+from operators.registry import crossover, mutation
 from populations import (
+    EaSimple,
     evolve,
     population_from_parents,
     register_batched_evaluation,
@@ -73,16 +73,14 @@ def gene_rms(genomes: Sequence[Genome]) -> float:
 
 def arms(probe: torch.Tensor, layer: int, coefficient: float) -> dict[str, tuple[str, Callable | None, dict]]:
     """arm name -> (encoding, crossover or None, varAnd probabilities)."""
-    transplant = partial(operators.cx_transplant, layer=layer, coefficient=coefficient)
+    options = {"layer": layer, "coefficient": coefficient}
     return {
-        "embedding transplant": ("embedding", transplant, CROSSOVER_ARM),
-        "embedding aligned transplant": ("embedding", partial(operators.cx_transplant_aligned, layer=layer,
-                                                              coefficient=coefficient), CROSSOVER_ARM),
+        "embedding transplant": ("embedding", crossover("transplant", **options), CROSSOVER_ARM),
+        "embedding aligned transplant": ("embedding", crossover("transplant-aligned", **options), CROSSOVER_ARM),
         "embedding mutation only": ("embedding", None, MUTATION_ARM),
-        "direct transplant": ("direct", partial(transplant, move_outgoing=True), CROSSOVER_ARM),
-        "direct aligned transplant": ("direct", partial(operators.cx_transplant_aligned, layer=layer,
-                                                        coefficient=coefficient, method="activation",
-                                                        probe=probe, move_outgoing=True), CROSSOVER_ARM),
+        "direct transplant": ("direct", crossover("transplant", move_outgoing=True, **options), CROSSOVER_ARM),
+        "direct aligned transplant": ("direct", crossover("transplant-aligned", method="activation", probe=probe,
+                                                          move_outgoing=True, **options), CROSSOVER_ARM),
         "direct mutation only": ("direct", None, MUTATION_ARM),
     }
 
@@ -96,7 +94,7 @@ def run_arm(parents: list[Genome], mate: Callable | None, probabilities: dict, h
     register_batched_evaluation(toolbox, holdout)
     if mate is not None:
         toolbox.register("mate", mate)
-    toolbox.register("mutate", operators.mut_gaussian, sigma=sigma, indpb=0.05)
+    toolbox.register("mutate", mutation("gaussian", sigma=sigma, indpb=0.05))
     toolbox.register("select", tools.selTournament, tournsize=3)
     stats = tools.Statistics(lambda individual: individual.fitness.values[0])
     stats.register("max", np.max)
@@ -104,9 +102,9 @@ def run_arm(parents: list[Genome], mate: Callable | None, probabilities: dict, h
     seed_everything(seed)  # the two or three arms of one encoding start from the same population
     population = population_from_parents(parents, args.population, sigma=sigma)
     halloffame = tools.HallOfFame(1, similar=similar)
-    state = evolve(population, toolbox, ngen=args.generations, stats=stats, halloffame=halloffame, **probabilities)
-    best_so_far = np.maximum.accumulate(state.logbook.select("max")).tolist()
-    return best_so_far, state.logbook.select("avg"), sum(state.logbook.select("nevals")), halloffame[0]
+    result = evolve(EaSimple(stats=stats, **probabilities), population, toolbox, ngen=args.generations,
+                    halloffame=halloffame)
+    return [point.best for point in result.curve], [point.mean for point in result.curve], result.evaluations, result.best
 
 
 def summarise(results: dict[str, Any]) -> str:

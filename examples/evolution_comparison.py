@@ -53,7 +53,8 @@ from populations.comparison import (
     summarise,
     summary_table,
 )
-from populations.memetic import EvolutionRun, MemeticSettings, fresh_members, run_memetic
+from populations import EvolutionResult
+from populations.memetic import MemeticSettings, fresh_members, run_memetic
 from populations.plots import mean_confidence_interval
 from populations.neuron_evolution import run_neuron_level
 from populations.specialists import specialist_population
@@ -72,22 +73,22 @@ class Arm:
     encoding: str
     variation: str
     operator: str
-    run: Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionRun]
+    run: Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionResult]
     #: Settings that differ from the main design's, as ``(name, value)`` pairs.
     changes: tuple[tuple[str, Any], ...] = ()
 
 
 def _memetic(variation: str, crossover: str = "interpolate-aligned", encoding: str = "embedding",
-             initial: Callable | None = None) -> Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionRun]:
-    def run(train: Dataset, holdout: Dataset, settings: MemeticSettings, seed: int) -> EvolutionRun:
+             initial: Callable | None = None) -> Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionResult]:
+    def run(train: Dataset, holdout: Dataset, settings: MemeticSettings, seed: int) -> EvolutionResult:
         start = None if initial is None else (lambda root, s, sd: initial(root, train, s, sd))
         return run_memetic(train, holdout, settings, variation=variation, crossover=crossover, encoding=encoding,
                            seed=seed, initial=start)
     return run
 
 
-def _neuron(variation: str) -> Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionRun]:
-    def run(train: Dataset, holdout: Dataset, settings: MemeticSettings, seed: int) -> EvolutionRun:
+def _neuron(variation: str) -> Callable[[Dataset, Dataset, MemeticSettings, int], EvolutionResult]:
+    def run(train: Dataset, holdout: Dataset, settings: MemeticSettings, seed: int) -> EvolutionResult:
         return run_neuron_level(train, holdout, settings, variation=variation, generations=NEURON_GENERATIONS,
                                 trials=NEURON_TRIALS, seed=seed)
     return run
@@ -207,7 +208,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                         "holdout_accuracy": evaluate_genome(result.best, holdout).accuracy,
                         "commit": record_provenance["commit"], "dirty": record_provenance["dirty"],
                         "wall_s": round(time.perf_counter() - start, 2),
-                        "curve": [{k: _finite(v) for k, v in entry.items()} for entry in result.curve],
+                        "curve": [{k: _finite(v) for k, v in point.to_dict().items()} for point in result.curve],
                     }
                     runs.append(record)
                     fresh[key] = record

@@ -1,4 +1,5 @@
-"""Populations: DEAP individuals, batched evaluation as ``toolbox.map``, GA loops, checkpoints.
+"""Populations: DEAP individuals, batched evaluation as ``toolbox.map``, the evolution engine and
+its strategies, checkpoints.
 
 * :mod:`~populations.individuals`: :class:`EmbeddingIndividual`, :class:`DirectIndividual`
   (genomes with a DEAP fitness), :func:`similar` for ``tools.HallOfFame``.
@@ -6,15 +7,22 @@
   genomes, or genome files.
 * :mod:`~populations.toolbox`: :func:`register_batched_evaluation` (``toolbox.map`` evaluates a
   whole list in one batched pass).
-* :mod:`~populations.loop`: :func:`evolve` / :func:`resume`, ``eaSimple`` with checkpoints.
-* :mod:`~populations.checkpoint`: :func:`save_checkpoint` / :func:`load_checkpoint`.
-* :mod:`~populations.rng`: seeding, capturing and restoring the global generators.
-* :mod:`~populations.logbook`, :mod:`~populations.plots`: logbook CSV and PNG plots.
+* :mod:`~populations.engine`: :func:`evolve` / :func:`resume`, the one generational loop, for any
+  :class:`Strategy`; its :class:`EvolutionResult` carries a typed learning curve.
+* :mod:`~populations.strategies`: :class:`EaSimple`, :class:`Memetic`, :class:`ESP`.
+* :mod:`~populations.learning`, :mod:`~populations.variation`: the learning step and the
+  variation arms of memetic evolution.
+* :mod:`~populations.memetic`, :mod:`~populations.neuron_evolution`, :mod:`~populations.specialists`:
+  recipes that build and run a whole design from one set of settings.
+* :mod:`~populations.checkpoint`, :mod:`~populations.rng`: checkpoints and the generators they hold.
+* :mod:`~populations.logbook`, :mod:`~populations.plots`, :mod:`~populations.comparison`: logbook
+  CSV, plots, and reporting a comparison of arms.
 * :mod:`~populations.distributed`: evaluation on Ray workers (needs the ``distributed`` extra;
   not imported here).
 """
 
 from populations.checkpoint import Checkpoint, CheckpointError, GAState, load_checkpoint, save_checkpoint
+from populations.engine import CurvePoint, EvolutionResult, Strategy, evaluate_invalid, evolve, learning_curve, resume
 from populations.individuals import (
     DirectIndividual,
     EmbeddingIndividual,
@@ -25,9 +33,13 @@ from populations.individuals import (
     similar,
 )
 from populations.initialisation import population_from_files, population_from_parents, random_population, train_parents
+from populations.learning import LamarckianTraining
 from populations.logbook import write_logbook_csv
-from populations.loop import Schedule, evolve, resume, run_generations
+from populations.memetic import MemeticSettings, run_memetic
+from populations.neuron_evolution import run_neuron_level
 from populations.rng import capture_rng_state, restore_rng_state, seed_everything
+from populations.specialists import class_shards, specialist_population
+from populations.strategies import ESP, EaSimple, Memetic, neuron_subpopulations
 from populations.toolbox import BatchedEvaluation, BatchedMap, register_batched_evaluation
 
 __all__ = [
@@ -35,54 +47,40 @@ __all__ = [
     "BatchedMap",
     "Checkpoint",
     "CheckpointError",
+    "CurvePoint",
     "DirectIndividual",
+    "ESP",
+    "EaSimple",
     "EmbeddingIndividual",
+    "EvolutionResult",
     "Fitness",
     "FitnessMax",
     "GAState",
     "Individual",
-    "Schedule",
+    "LamarckianTraining",
+    "Memetic",
+    "MemeticSettings",
+    "Strategy",
     "capture_rng_state",
+    "class_shards",
+    "evaluate_invalid",
     "evolve",
     "individual_from_genome",
+    "learning_curve",
     "load_checkpoint",
+    "neuron_subpopulations",
     "population_from_files",
     "population_from_parents",
     "random_population",
     "register_batched_evaluation",
     "restore_rng_state",
     "resume",
-    "run_generations",
+    "run_memetic",
+    "run_neuron_level",
     "save_checkpoint",
     "seed_everything",
     "similar",
+    "specialist_population",
     "train_parents",
     "write_logbook_csv",
-]
-
-# Issue 11: memetic (Lamarckian) evolution, neuron-level evolution, specialists, comparison reporting.
-from populations.memetic import (  # noqa: E402
-    EvolutionRun,
-    LamarckianTraining,
-    MemeticSettings,
-    evolve_memetic,
-    resume_memetic,
-    run_memetic,
-)
-from populations.neuron_evolution import evolve_neurons, neuron_subpopulations, resume_neurons, run_neuron_level  # noqa: E402
-from populations.specialists import class_shards, specialist_population  # noqa: E402
-
-__all__ += [
-    "EvolutionRun",
-    "LamarckianTraining",
-    "MemeticSettings",
-    "class_shards",
-    "evolve_memetic",
-    "evolve_neurons",
-    "neuron_subpopulations",
-    "resume_memetic",
-    "resume_neurons",
-    "run_memetic",
-    "run_neuron_level",
-    "specialist_population",
 ]

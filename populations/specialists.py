@@ -15,7 +15,8 @@ import torch
 from neuroevo.data import Dataset
 from neuroevo.genomes import Genome
 from populations.individuals import individual_from_genome
-from populations.memetic import LamarckianTraining, MemeticSettings
+from populations.learning import LamarckianTraining
+from populations.memetic import MemeticSettings
 
 __all__ = ["DEFAULT_CLASS_GROUPS", "class_shards", "specialist_population"]
 
@@ -69,7 +70,7 @@ def specialist_population(
     groups: Sequence[Sequence[int]] = DEFAULT_CLASS_GROUPS,
 ) -> tuple[list[Genome], int]:
     """``settings.population`` copies of ``root``, member ``i`` trained ``specialist_steps`` Adam steps
-    (:class:`~populations.memetic.LamarckianTraining`, ``settings.lr``) on shard ``i % len(groups)``
+    (:class:`~populations.learning.LamarckianTraining`, ``settings.lr``) on shard ``i % len(groups)``
     only, so consecutive members are specialists of different shards.
 
     Randomness (the batch orders) comes from Python's :mod:`random`.

@@ -5,7 +5,7 @@ DEAP's algorithms evaluate with ``toolbox.map(toolbox.evaluate, invalid_individu
 and ``toolbox.map`` as a :class:`BatchedMap` that recognises it and evaluates the whole list in
 one batched pass (:func:`neuroevo.evaluation.evaluate_population`); every other function is
 mapped one item at a time, like the builtin ``map``. So ``eaSimple``, ``eaMuPlusLambda`` and
-:func:`populations.loop.evolve` use batched evaluation unchanged::
+:func:`populations.evolve` use batched evaluation unchanged::
 
     toolbox = base.Toolbox()
     register_batched_evaluation(toolbox, holdout)   # fitness = (accuracy,)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from neuroevo.data import Dataset
 from populations.comparison import RECORD_FIELDS, check_equal_budget, separation, summarise, summary_table
-from populations.memetic import EvolutionRun
+from populations import CurvePoint, EvolutionResult
 from tests.conftest import REPO
 
 
@@ -88,8 +88,8 @@ def test_runs_are_cached_and_rerun_only_when_stale(example, monkeypatch, tmp_pat
 
     def fake_run(train, holdout, settings, seed):
         calls.append(seed)
-        return EvolutionRun(genome, None, 10, 20, [{"evaluations": 10, "best": 0.5, "mean": 0.4,
-                                                    "intermediate_avg": float("nan"), "diversity": 0.1}])
+        return EvolutionResult(genome, None, 10, 20, [CurvePoint(0, 10, 0.5, 0.4, {"intermediate_avg": float("nan"),
+                                                                                  "diversity": 0.1})])
 
     arm = example.Arm("shared-ancestor", "embedding", "none", "copy", fake_run)
     monkeypatch.setattr(example, "arms", lambda: [arm])

@@ -9,16 +9,9 @@ from deap import base, tools
 import operators
 from neuroevo.data import Dataset
 from neuroevo.genomes import EmbeddingGenome
-from populations import random_population, register_batched_evaluation
-from populations.memetic import (
-    VARIATIONS,
-    LamarckianTraining,
-    MemeticSettings,
-    evolve_memetic,
-    fresh_members,
-    resume_memetic,
-    run_memetic,
-)
+from populations import LamarckianTraining, Memetic, evolve, random_population, register_batched_evaluation, resume
+from populations.memetic import MemeticSettings, fresh_members, run_memetic
+from populations.variation import VARIATIONS
 from populations.rng import seed_everything
 from populations.specialists import class_shards, specialist_population
 
@@ -54,6 +47,14 @@ def population(n: int = 4):
 
     arch = Architecture.parse(SPEC, input_shape=(1, 1, 16))
     return random_population(arch, n, d=4, generator=torch.Generator().manual_seed(3))
+
+
+def evolve_memetic(individuals, toolbox, learner, *, ngen, checkpoint=None, **options):
+    return evolve(Memetic(learner, **options), individuals, toolbox, ngen=ngen, checkpoint=checkpoint)
+
+
+def resume_memetic(path, toolbox, learner, *, ngen, **options):
+    return resume(path, Memetic(learner, **options), toolbox, ngen=ngen)
 
 
 # ------------------------------------------------------------------ the learning step
@@ -180,7 +181,7 @@ def test_run_memetic_arms_spend_the_same_gradient_steps(variation):
     assert run.gradient_steps == settings.gradient_steps
     if variation != "adam":
         assert run.evaluations == settings.evaluations
-        assert [c["evaluations"] for c in run.curve] == [settings.population * (g + 1)
+        assert [c.evaluations for c in run.curve] == [settings.population * (g + 1)
                                                         for g in range(settings.generations + 1)]
 
 

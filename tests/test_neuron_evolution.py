@@ -8,8 +8,7 @@ import operators
 from neuroevo import Architecture
 from neuroevo.data import Dataset
 from neuroevo.evaluation import evaluate_genome
-from populations import random_population, register_batched_evaluation, similar
-from populations.neuron_evolution import evolve_neurons, neuron_subpopulations, resume_neurons
+from populations import ESP, evolve, neuron_subpopulations, random_population, register_batched_evaluation, resume, similar
 from populations.rng import seed_everything
 
 ARCH = Architecture.parse("16-6-4", input_shape=(1, 1, 16))
@@ -30,6 +29,14 @@ def toolbox() -> base.Toolbox:
     register_batched_evaluation(toolbox, synthetic())
     toolbox.register("mutate", operators.mut_gaussian, sigma=0.05, indpb=0.3)
     return toolbox
+
+
+def evolve_neurons(columns, toolbox, *, ngen, halloffame=None, checkpoint=None, **options):
+    return evolve(ESP(**options), columns, toolbox, ngen=ngen, halloffame=halloffame, checkpoint=checkpoint)
+
+
+def resume_neurons(path, toolbox, *, ngen, **options):
+    return resume(path, ESP(**options), toolbox, ngen=ngen)
 
 
 def test_columns_are_the_members_with_matched_neurons():

@@ -16,7 +16,9 @@ from deap import algorithms, base, tools
 
 import operators
 from neuroevo.data import Dataset
-from populations import evolve, load_checkpoint, random_population, register_batched_evaluation, resume, similar
+from populations import EaSimple, load_checkpoint, random_population, register_batched_evaluation, similar
+from populations import evolve as evolve_strategy
+from populations import resume as resume_strategy
 from populations.rng import seed_everything
 from tests.conftest import REPO, small_dense
 
@@ -45,6 +47,14 @@ def make_stats() -> tools.Statistics:
     stats.register("max", np.max)
     stats.register("avg", np.mean)
     return stats
+
+
+def evolve(population, toolbox, *, cxpb, mutpb, stats=None, **run):
+    return evolve_strategy(EaSimple(cxpb=cxpb, mutpb=mutpb, stats=stats), population, toolbox, **run)
+
+
+def resume(path, toolbox, *, cxpb, mutpb, stats=None, **run):
+    return resume_strategy(path, EaSimple(cxpb=cxpb, mutpb=mutpb, stats=stats), toolbox, **run)
 
 
 def initial_population(seed: int = 0):

@@ -22,32 +22,35 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from neuroevo.cli.options import add_data_arguments, load_data
-from neuroevo.data import Dataset, train_holdout_split
+from neuroevo.cli.options import add_data_arguments, add_memory_budget_argument, load_data
+from neuroevo.cli.runs import (
+    BEST_FILE,
+    CHECKPOINT_FILE,
+    LOGBOOK_FILE,
+    PLOT_FILE,
+    SETTINGS_FILE,
+    add_holdout_arguments,
+    add_running_arguments,
+    fitness_split,
+    open_run_folder,
+    run_settings,
+    warn_ignored,
+)
 from neuroevo.evaluation import evaluate_genome
-from neuroevo.files import atomic_write, save_genome
+from neuroevo.files import save_genome
+from operators.registry import CROSSOVERS
 from populations import write_logbook_csv
 from populations.checkpoint import GAState
-from populations.memetic import CROSSOVERS, VARIATIONS, MemeticSettings, run_memetic
+from populations.memetic import MemeticSettings, run_memetic
 from populations.plots import plot_logbook
-
-CHECKPOINT_FILE = "checkpoint.safetensors"
-SETTINGS_FILE = "settings.json"
-LOGBOOK_FILE = "logbook.csv"
-PLOT_FILE = "fitness.png"
-BEST_FILE = "best.safetensors"
+from populations.variation import VARIATIONS
 
 #: Flags a resumed run takes from the command line; every other one given is ignored, with a warning.
-RESUME_FLAGS = {"resume", "output", "no_progress", "no_test"}
-#: Flags that say how to run this invocation, not what the run is: never stored.
-_RUN_FLAGS = RESUME_FLAGS | {"config", "command", "func", "given_flags"}
+RESUME_FLAGS = {"no_test", "device", "memory_budget"}
 #: The recipe's settings, each a flag named after its field (``steps`` -> ``--steps``).
 RECIPE_FIELDS = tuple(field.name for field in dataclasses.fields(MemeticSettings))
 _HELP = {
@@ -76,64 +79,48 @@ def recipe_settings(settings: dict[str, Any]) -> MemeticSettings:
     return MemeticSettings(**{name: settings[name] for name in RECIPE_FIELDS if settings.get(name) is not None})
 
 
-def fitness_split(settings: dict[str, Any]) -> tuple[Dataset, Dataset]:
-    """``(train part, holdout part)`` of the training split; fitness is accuracy on the holdout."""
-    return train_holdout_split(load_data(settings, "train"), settings["holdout"], seed=settings["split_seed"],
-                               stratify=True)
-
-
-def _stored_settings(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The settings of the run in ``folder``, with a warning for each flag a resumed run ignores."""
-    path = folder / SETTINGS_FILE
-    if not path.exists():
-        raise ValueError(f"{folder} holds a checkpoint but no {SETTINGS_FILE}: it was not written by neuroevo evolve")
-    for dest, flag in args.given_flags.items():
-        if dest not in RESUME_FLAGS:
-            print(f"neuroevo evolve: warning: {flag} is ignored: a resumed run keeps its stored settings",
-                  file=sys.stderr)
-    return json.loads(path.read_text())
-
-
 def run_evolve(args: argparse.Namespace) -> int:
-    folder = Path(args.output)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"output {folder} exists and is not a folder")
-    checkpoint = folder / CHECKPOINT_FILE
-    if checkpoint.exists() and not args.resume:
-        raise ValueError(f"{folder} already holds a run; pass --resume to continue it, or choose another --output")
-    if checkpoint.exists():
-        settings = _stored_settings(folder, args)
+    """Run (or with ``--resume`` continue) the recipe in ``args.output``; returns the exit status.
+
+    Raises:
+        ValueError: an output folder that is a file or already holds a run (without ``--resume``),
+            or settings the recipe refuses, before any work.
+    """
+    run_folder = open_run_folder(args.output, resume=args.resume, command="evolve")
+    if run_folder.resuming:
+        settings = run_folder.stored_settings()
+        warn_ignored("evolve", args.given_flags, RESUME_FLAGS)
     else:
-        settings = {key: value for key, value in vars(args).items() if key not in _RUN_FLAGS}
+        settings = run_settings(args, exclude=RESUME_FLAGS)
     recipe = recipe_settings(settings)  # checks the recipe's settings before any work
     train, holdout = fitness_split(settings)
     test = None if args.no_test else load_data(settings, "test")
-    folder.mkdir(parents=True, exist_ok=True)
     print(f"neuroevo evolve: memetic evolution of {recipe.population} {settings['encoding']} genomes "
           f"({recipe.architecture}), {recipe.generations} generations of {recipe.steps} steps each, "
           f"variation {settings['variation']}"
           + (f" ({settings['crossover']})" if settings["variation"] == "crossover" else "")
-          + f"; fitness on {len(holdout)} held-out training images of {train.name}", flush=True)
+          + f"; fitness on {len(holdout)} held-out training images of {train.name}"
+          + f" on {args.device or 'cpu'}", flush=True)
     bar = tqdm(total=recipe.generations + 1, desc="generations", unit="gen", disable=args.no_progress)
 
     def after_generation(state: GAState) -> None:
-        if not (folder / SETTINGS_FILE).exists():  # written once the run has passed its checks and started
-            atomic_write(folder / SETTINGS_FILE, lambda tmp: tmp.write_text(json.dumps(settings, indent=2) + "\n"))
-        write_logbook_csv(state.logbook, folder / LOGBOOK_FILE)
+        if not run_folder.path(SETTINGS_FILE).exists():  # written once the run has passed its checks and started
+            run_folder.write_settings(settings)
+        write_logbook_csv(state.logbook, run_folder.path(LOGBOOK_FILE))
         bar.n = state.generation + 1
         bar.set_postfix(best=f"{state.logbook[-1]['max']:.4f}", mean=f"{state.logbook[-1]['avg']:.4f}")
         bar.refresh()
 
     run = run_memetic(train, holdout, recipe, variation=settings["variation"], crossover=settings["crossover"],
-                      encoding=settings["encoding"], seed=settings["seed"], checkpoint=checkpoint,
-                      on_generation=after_generation)
+                      encoding=settings["encoding"], seed=settings["seed"], checkpoint=run_folder.checkpoint,
+                      on_generation=after_generation, device=args.device, memory_budget=args.memory_budget)
     bar.close()
-    write_logbook_csv(run.state.logbook, folder / LOGBOOK_FILE)
-    plot_logbook(run.state.logbook, folder / PLOT_FILE, fields=("max", "avg"),
+    write_logbook_csv(run.logbook, run_folder.path(LOGBOOK_FILE))
+    plot_logbook(run.logbook, run_folder.path(PLOT_FILE), fields=("max", "avg"),
                  title=f"memetic evolution: holdout accuracy ({len(holdout)} images)")
-    save_genome(run.best, folder / BEST_FILE)
-    print(f"written to {folder}: {CHECKPOINT_FILE}, {SETTINGS_FILE}, {LOGBOOK_FILE}, {PLOT_FILE}, {BEST_FILE}; "
-          f"{run.evaluations} fitness evaluations, {run.gradient_steps} gradient steps")
+    save_genome(run.best, run_folder.path(BEST_FILE))
+    print(f"written to {run_folder.folder}: {CHECKPOINT_FILE}, {SETTINGS_FILE}, {LOGBOOK_FILE}, {PLOT_FILE}, "
+          f"{BEST_FILE}; {run.evaluations} fitness evaluations, {run.gradient_steps} gradient steps")
     holdout_accuracy = run.best.fitness.values[0] if run.best.fitness.valid else evaluate_genome(run.best, holdout).accuracy
     if test is None:
         print(f"best individual: holdout accuracy {holdout_accuracy:.4f}")
@@ -148,6 +135,7 @@ def _flag_type(default: Any) -> Any:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evolve`` command to ``subparsers``."""
     parser = subparsers.add_parser(
         "evolve", help="run the recommended evolution recipe (memetic evolution with crossover)",
         description="Memetic evolution from one ancestor: every child takes Adam steps on its own minibatches, "
@@ -160,9 +148,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="JSON file of settings named as these flags' destinations (the settings.json of a run "
                              "repeats it); flags given on the command line win")
     add_data_arguments(parser)
-    parser.add_argument("--holdout", type=int, default=1000,
-                        help="training images held out to measure fitness (stratified; default %(default)s)")
-    parser.add_argument("--split-seed", type=int, default=0, help="seed of the holdout split")
+    add_holdout_arguments(parser)
     recipe = parser.add_argument_group("the recipe (defaults: populations.memetic.MemeticSettings)")
     defaults = MemeticSettings()
     for name in RECIPE_FIELDS:
@@ -173,14 +159,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recipe.add_argument("--variation", choices=VARIATIONS, default="crossover",
                         help="crossover (with mutation), mutation-only, none (selection and learning only) or "
                              "independent (no selection)")
-    recipe.add_argument("--crossover", choices=CROSSOVERS, default="interpolate-aligned",
-                        help="the crossover (interpolate-aligned-repair needs --encoding direct)")
+    recipe.add_argument("--crossover", choices=tuple(CROSSOVERS), default="interpolate-aligned",
+                        help="the crossover (operators.registry; direct genomes take interpolate-aligned-repair)")
     recipe.add_argument("--encoding", choices=("embedding", "direct"), default="embedding", help="genome encoding")
     recipe.add_argument("--seed", type=int, default=0, help="seeds the ancestor, the batches and the operators")
     run = parser.add_argument_group("running")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the run in OUTPUT from its checkpoint with its stored settings")
+    add_running_arguments(run, resume_help="continue the run in OUTPUT from its checkpoint with its stored settings "
+                                           "(only --device, --memory-budget, --no-test and --no-progress apply)")
+    add_memory_budget_argument(run, default=None)
     run.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("-o", "--output", required=True, help="output folder")
     parser.set_defaults(func=run_evolve)

@@ -6,9 +6,8 @@ The fitness of an individual is its accuracy on a held-out part of the training 
 test split). Everything goes into the output folder:
 
 * ``checkpoint.safetensors``: the run's state, every ``--checkpoint-every`` generations and at the
-  end (``--resume`` continues from it with the settings stored in it: only ``--generations`` and
-  how to run here, :data:`RESUME_FLAGS`, may change; any other flag given is ignored, with a
-  warning);
+  end (``--resume`` continues from it with the stored settings: only ``--generations`` and how to
+  run here, :data:`RESUME_FLAGS`, may change; any other flag given is ignored, with a warning);
 * ``logbook.csv``: one row per generation (rewritten every generation);
 * ``fitness.png``: max / mean / min fitness over generations;
 * ``best.safetensors``: the best individual found (the hall of fame's first);
@@ -21,10 +20,6 @@ The data default to the built-in ``mnist-small``; ``--config FILE`` can supply a
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,12 +29,26 @@ from deap import base, tools
 import operators
 from neuroevo.cli.genome_commands import add_architecture_arguments, architecture_from_args
 from neuroevo.cli.options import add_data_arguments, add_memory_budget_argument, load_data
-from neuroevo.data import Dataset, train_holdout_split
-from neuroevo.files import atomic_write, load_input_encoding, save_genome
+from neuroevo.cli.runs import (
+    BEST_FILE,
+    CHECKPOINT_FILE,
+    LOGBOOK_FILE,
+    PLOT_FILE,
+    SETTINGS_FILE,
+    add_holdout_arguments,
+    add_running_arguments,
+    fitness_split,
+    open_run_folder,
+    run_settings,
+    warn_ignored,
+)
+from neuroevo.data import Dataset
 from neuroevo.evaluation import evaluate_genome
+from neuroevo.files import load_input_encoding, save_genome
+from operators.registry import CROSSOVERS, operator_spec
 from populations import (
+    EaSimple,
     evolve,
-    load_checkpoint,
     population_from_files,
     population_from_parents,
     random_population,
@@ -51,20 +60,12 @@ from populations import (
 )
 from populations.plots import plot_logbook
 
-CHECKPOINT_FILE = "checkpoint.safetensors"
-LOGBOOK_FILE = "logbook.csv"
-PLOT_FILE = "fitness.png"
-BEST_FILE = "best.safetensors"
-SETTINGS_FILE = "settings.json"
 DEFAULT_GENERATIONS = 10
-CROSSOVERS = ("transplant", "transplant-aligned", "interpolate", "none")
-
-#: Flags that say how to run this invocation, not what the run is: never stored.
-_RUN_FLAGS = {"config", "resume", "output", "no_progress", "test", "device", "memory_budget", "command", "func",
-              "given_flags"}
+#: The crossovers ``ga`` offers (named in :mod:`operators.registry`), or ``none``.
+GA_CROSSOVERS = ("transplant", "transplant-aligned", "interpolate", "interpolate-aligned", "none")
 
 #: Flags a resumed run takes from the command line; every other one given is ignored, with a warning.
-RESUME_FLAGS = {"generations", "device", "memory_budget", "test", "no_progress", "output", "resume"}
+RESUME_FLAGS = {"generations", "device", "memory_budget", "test"}
 
 
 def _positive_int(text: str) -> int:
@@ -81,25 +82,24 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _mate(settings: dict[str, Any], probe: Any) -> Any:
-    crossover, layer = settings["crossover"], settings["layer"]
-    if crossover == "transplant":
-        return partial(operators.cx_transplant, layer=layer, coefficient=settings["coefficient"])
-    if crossover == "transplant-aligned":
-        method = settings["align_method"]
-        return partial(operators.cx_transplant_aligned, layer=layer, coefficient=settings["coefficient"],
-                       method=method, probe=probe if method == "activation" else None)
-    return partial(operators.cx_interpolate, alpha=settings["alpha"], layer=layer)
-
-
-def build_toolbox(settings: dict[str, Any], fitness_data: Dataset, probe: Any, *,
+def build_toolbox(settings: dict[str, Any], fitness_data: Dataset, probe: torch.Tensor, *,
                   device: str | None = None, memory_budget: int | None = None) -> base.Toolbox:
     """The toolbox of a run: batched evaluation on ``fitness_data`` (on ``device``, within
-    ``memory_budget`` bytes), the chosen crossover, Gaussian mutation and tournament selection."""
+    ``memory_budget`` bytes), the chosen crossover (:mod:`operators.registry`), Gaussian mutation
+    and tournament selection.
+
+    Args:
+        settings: the run's settings (``crossover``, its parameters, ``mutation_sigma``, ``indpb``,
+            ``tournament_size``).
+        fitness_data: the samples fitness is measured on.
+        probe: ``[B, *input_shape]`` inputs for activation matching.
+    """
     toolbox = base.Toolbox()
     register_batched_evaluation(toolbox, fitness_data, device=device, memory_budget=memory_budget)
     if settings["crossover"] != "none":
-        toolbox.register("mate", _mate(settings, probe))
+        options = {"layer": settings["layer"], "coefficient": settings["coefficient"], "alpha": settings["alpha"],
+                   "method": settings["align_method"], "probe": probe}
+        toolbox.register("mate", operator_spec("crossover", settings["crossover"]).bind_from(options))
     toolbox.register("mutate", operators.mut_gaussian, sigma=settings["mutation_sigma"], indpb=settings["indpb"])
     toolbox.register("select", tools.selTournament, tournsize=settings["tournament_size"])
     return toolbox
@@ -111,12 +111,6 @@ def fitness_statistics() -> tools.Statistics:
     for name, function in (("max", np.max), ("avg", np.mean), ("min", np.min), ("std", np.std)):
         stats.register(name, function)
     return stats
-
-
-def _data(settings: dict[str, Any]) -> tuple[Dataset, Dataset]:
-    """``(train part, holdout part)`` of the training split; the GA's fitness is on the holdout."""
-    train = load_data(settings, "train")
-    return train_holdout_split(train, settings["holdout"], seed=settings["split_seed"], stratify=True)
 
 
 def _initial_population(settings: dict[str, Any], args: argparse.Namespace) -> list:
@@ -132,84 +126,77 @@ def _initial_population(settings: dict[str, Any], args: argparse.Namespace) -> l
 
 
 def run_ga(args: argparse.Namespace) -> int:
-    folder = Path(args.output)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"output {folder} exists and is not a folder")
-    checkpoint = folder / CHECKPOINT_FILE
-    settings = {key: value for key, value in vars(args).items() if key not in _RUN_FLAGS}
-    resuming = checkpoint.exists()
-    if resuming and not args.resume:
-        raise ValueError(f"{folder} already holds a run; pass --resume to continue it, or choose another --output")
-    if resuming:
-        stored = load_checkpoint(checkpoint)
+    """Run (or with ``--resume`` continue) a GA in ``args.output``; returns the exit status.
+
+    Raises:
+        ValueError: an output folder that is a file or already holds a run (without ``--resume``),
+            or neither ``--arch`` nor ``--parents``, before any work.
+    """
+    run_folder = open_run_folder(args.output, resume=args.resume, command="ga")
+    settings = run_settings(args, exclude=RESUME_FLAGS - {"generations"})
+    if run_folder.resuming:
         generations = settings["generations"]
-        if "settings" not in stored.extra:
-            raise ValueError(f"{checkpoint} was not written by neuroevo ga (it holds no settings)")
-        settings = stored.extra["settings"]
+        settings = run_folder.stored_settings()
         if generations is not None:
             settings["generations"] = generations
-        for dest, flag in args.given_flags.items():
-            if dest not in RESUME_FLAGS:
-                print(f"neuroevo ga: warning: {flag} is ignored: a resumed run keeps its stored settings",
-                      file=sys.stderr)
-        print(f"resuming {folder} from generation {stored.state.generation} of {settings['generations']}")
+        warn_ignored("ga", args.given_flags, RESUME_FLAGS)
+        print(f"resuming {run_folder.folder} (of {settings['generations']} generations)")
     else:
         if not (settings["arch"] or settings["parents"]):
             raise ValueError("give --arch (a random initial population) or --parents (a folder of genome files)")
         if settings["generations"] is None:
             settings["generations"] = DEFAULT_GENERATIONS
 
-    train, holdout = _data(settings)
+    train, holdout = fitness_split(settings)
     probe = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(settings["split_seed"]))
                          [: settings["probe_size"]]]
     toolbox = build_toolbox(settings, holdout, probe, device=args.device, memory_budget=args.memory_budget)
+    strategy = EaSimple(cxpb=settings["cxpb"] if settings["crossover"] != "none" else 0.0, mutpb=settings["mutpb"],
+                        stats=fitness_statistics())
     common = {
-        "cxpb": settings["cxpb"] if settings["crossover"] != "none" else 0.0,
-        "mutpb": settings["mutpb"],
         "ngen": settings["generations"],
-        "stats": fitness_statistics(),
         "checkpoint_every": settings["checkpoint_every"],
         "progress": not args.no_progress,
-        "on_generation": lambda state: write_logbook_csv(state.logbook, folder / LOGBOOK_FILE),
+        "on_generation": lambda state: write_logbook_csv(state.logbook, run_folder.path(LOGBOOK_FILE)),
     }
-    if resuming:
-        state = resume(checkpoint, toolbox, extra={"settings": settings}, **common)
+    if run_folder.resuming:
+        result = resume(run_folder.checkpoint, strategy, toolbox, **common)
     else:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / SETTINGS_FILE, lambda tmp: tmp.write_text(json.dumps(settings, indent=2) + "\n"))
+        run_folder.write_settings(settings)
         seed_everything(settings["seed"])
         population = _initial_population(settings, args)
-        state = evolve(population, toolbox, halloffame=tools.HallOfFame(settings["hall_of_fame"], similar=similar),
-                       checkpoint=checkpoint, extra={"settings": settings}, **common)
+        result = evolve(strategy, population, toolbox,
+                        halloffame=tools.HallOfFame(settings["hall_of_fame"], similar=similar),
+                        checkpoint=run_folder.checkpoint, **common)
 
-    write_logbook_csv(state.logbook, folder / LOGBOOK_FILE)
-    plot_logbook(state.logbook, folder / PLOT_FILE)
-    best = state.halloffame[0]
-    save_genome(best, folder / BEST_FILE)
-    print(f"generation {state.generation}: best holdout accuracy {best.fitness.values[0]:.4f} "
+    write_logbook_csv(result.logbook, run_folder.path(LOGBOOK_FILE))
+    plot_logbook(result.logbook, run_folder.path(PLOT_FILE))
+    save_genome(result.best, run_folder.path(BEST_FILE))
+    print(f"generation {result.generation}: best holdout accuracy {result.best.fitness.values[0]:.4f} "
           f"({len(holdout)} held-out training images of {train.name})")
     if args.test:
         test = load_data(settings, "test")
-        print(f"best individual on the test split: accuracy {evaluate_genome(best, test).accuracy:.4f}")
-    print(f"written to {folder}: {CHECKPOINT_FILE}, {LOGBOOK_FILE}, {PLOT_FILE}, {BEST_FILE}")
+        print(f"best individual on the test split: accuracy {evaluate_genome(result.best, test).accuracy:.4f}")
+    print(f"written to {run_folder.folder}: {CHECKPOINT_FILE}, {SETTINGS_FILE}, {LOGBOOK_FILE}, {PLOT_FILE}, "
+          f"{BEST_FILE}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``ga`` command to ``subparsers``."""
     ga_parser = subparsers.add_parser(
         "ga", help="run a plain genetic algorithm (eaSimple with checkpoints)",
         description="Evolve a population with DEAP's eaSimple: batched evaluation of holdout accuracy, "
                     "neuron-transplant or interpolation crossover, Gaussian mutation, tournament selection. "
-                    "Writes OUTPUT/checkpoint.safetensors, logbook.csv, fitness.png, best.safetensors.",
+                    "Writes OUTPUT/checkpoint.safetensors, settings.json, logbook.csv, fitness.png, "
+                    "best.safetensors.",
     )
     ga_parser.add_argument("--config", metavar="FILE",
-                               help="JSON file of settings named as these flags' destinations, values as on the "
-                                    "command line (e.g. {\"population\": 20, \"data\": \"mnist-small\"}); "
-                                    "flags given on the command line win")
+                           help="JSON file of settings named as these flags' destinations, values as on the "
+                                "command line (e.g. {\"population\": 20, \"data\": \"mnist-small\"}); "
+                                "flags given on the command line win")
     add_data_arguments(ga_parser)
-    ga_parser.add_argument("--holdout", type=_positive_int, default=1000,
-                               help="training images held out to measure fitness (stratified)")
-    ga_parser.add_argument("--split-seed", type=int, default=0, help="seed of the holdout split")
+    add_holdout_arguments(ga_parser)
     initial = ga_parser.add_argument_group("initial population (--parents, or a random one of --arch)")
     initial.add_argument("--parents", help="folder of genome files: the population is copies of them plus noise")
     initial.add_argument("--init-sigma", type=float, default=0.01,
@@ -223,13 +210,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "with --resume, the stored number)")
     ga.add_argument("--cxpb", type=float, default=0.5, help="probability of crossing a pair")
     ga.add_argument("--mutpb", type=float, default=0.2, help="probability of mutating an individual")
-    ga.add_argument("--crossover", choices=CROSSOVERS, default="transplant",
-                    help="neuron transplant, aligned transplant, interpolation, or none (mutation only)")
+    ga.add_argument("--crossover", choices=GA_CROSSOVERS, default="transplant",
+                    help="; ".join(f"{name}: {CROSSOVERS[name].summary}" for name in GA_CROSSOVERS[:-1])
+                         + "; none: mutation only")
     ga.add_argument("--layer", type=int, default=0, help="genome layer the crossover acts on")
     ga.add_argument("--coefficient", type=float, default=0.5, help="transplant: fraction of the layer's neurons moved")
     ga.add_argument("--alpha", type=float, default=0.5, help="interpolation weight")
     ga.add_argument("--align-method", choices=operators.METHODS, default=None,
-                    help="aligned transplant: how neurons are matched (default: embedding / weights)")
+                    help="aligned crossovers: how neurons are matched (default: embedding / weights)")
     ga.add_argument("--probe-size", type=_positive_int, default=256,
                     help="training images used by --align-method activation")
     ga.add_argument("--mutation-sigma", type=float, default=0.01, help="std of the Gaussian mutation")
@@ -238,14 +226,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ga.add_argument("--hall-of-fame", type=_positive_int, default=5, help="best individuals kept")
     ga.add_argument("--seed", type=int, default=0, help="seeds Python's, NumPy's and torch's generators")
     run = ga_parser.add_argument_group("running")
-    run.add_argument("--device", default=None, help="where evaluation runs: cpu, cuda, ... (default: cpu)")
+    add_running_arguments(run, resume_help="continue the run in OUTPUT from its checkpoint with its stored settings "
+                                           "(only --generations, --device, --memory-budget, --test and "
+                                           "--no-progress apply; other flags are ignored, with a warning), or "
+                                           "start it if there is none")
     add_memory_budget_argument(run, default=None)
     run.add_argument("--checkpoint-every", type=_positive_int, default=1, help="generations between checkpoints")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the run in OUTPUT from its checkpoint with its stored settings (only "
-                          "--generations, --device, --memory-budget, --test and --no-progress apply; other "
-                          "flags are ignored, with a warning), or start it if there is none")
     run.add_argument("--test", action="store_true", help="evaluate the best individual on the test split at the end")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("-o", "--output", required=True, help="output folder")
     ga_parser.set_defaults(func=run_ga)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from neuroevo.genomes import Genome
-from operators import cx_interpolate, cx_transplant, cx_transplant_aligned
 from operators.alignment import aligned_copy
+from operators.registry import crossover
 
 
 @dataclass(frozen=True)
@@ -50,21 +50,22 @@ class Variant:
                    rng: random.Random) -> Genome:
         """``child`` (a copy of the target) after receiving ``coefficient`` of ``layer`` from ``donor``.
 
-        Index-wise variants are :func:`~operators.cx_transplant`; aligned variants are
-        :func:`~operators.cx_transplant_aligned` (matched neurons trade places), the operator a user
+        Index-wise variants are the ``"transplant"`` crossover of :mod:`operators.registry`; aligned
+        variants are ``"transplant-aligned"`` (matched neurons trade places), the operators a user
         registers, so a sweep measures exactly what users get.
         """
-        options = dict(move_outgoing=self.move_outgoing, repair=self.repair,
+        options = dict(layer=layer, coefficient=coefficient, move_outgoing=self.move_outgoing, repair=self.repair,
                        probe=probe if self.needs_probe else None, rng=rng)
         if self.align is None:
-            cx_transplant(child, donor, layer, coefficient, **options)
+            crossover("transplant", **options)(child, donor)
         else:
-            cx_transplant_aligned(child, donor, layer, coefficient, method=self.align, **options)
+            crossover("transplant-aligned", method=self.align, **options)(child, donor)
         return child
 
     def interpolate(self, child: Genome, donor: Genome, layer: int | None, alpha: float, probe: Tensor | None) -> Genome:
         """``child`` (a copy of the target) moved ``alpha`` of the way to ``donor`` in ``layer`` (or all)."""
-        cx_interpolate(child, donor, alpha, layer, repair=self.repair, probe=probe if self.repair else None)
+        crossover("interpolate", alpha=alpha, layer=layer, repair=self.repair,
+                  probe=probe if self.repair else None)(child, donor)
         return child
 
 

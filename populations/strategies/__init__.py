@@ -1,0 +1,13 @@
+"""The algorithms the engine (:mod:`populations.engine`) runs, one :class:`~populations.engine.Strategy` each.
+
+* :class:`EaSimple`: DEAP's ``eaSimple`` (select, ``varAnd``, evaluate).
+* :class:`Memetic`: every child learns (``toolbox.learn``) before it is scored.
+* :class:`ESP`: neuron-level evolution of slot subpopulations of neuron records.
+"""
+
+from populations.strategies.ea_simple import EaSimple, fitness_record
+from populations.strategies.esp import ESP, NEURON_VARIATIONS, neuron_subpopulations
+from populations.strategies.memetic import ORDERS, Memetic, prediction_disagreement
+
+__all__ = ["ESP", "NEURON_VARIATIONS", "ORDERS", "EaSimple", "Memetic", "fitness_record", "neuron_subpopulations",
+           "prediction_disagreement"]
