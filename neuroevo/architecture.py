@@ -4,6 +4,10 @@ An architecture is written as a dash-separated spec, the way the paper names its
 
 * ``"784-400-10"``: 784 inputs, one dense hidden layer of 400 neurons, 10 classes.
 * ``"784-400x4-10"``: ``NxK`` repeats a dense width ``K`` times.
+* ``"3-10r-1"``: a *recurrent* dense hidden layer of 10 neurons (``r`` after the width; ``10rx2``
+  repeats it). A recurrent layer also receives its own output of the previous time step
+  (``h_t = act(x_t W + h_{t-1} R + b)``, ``h_{-1} = 0``). Conv layers, the input and the output
+  layer cannot be recurrent.
 * ``"1x28x28-20c-40c-80c-100-10"`` (or ``"20c-40c-80c-100-10"`` with ``input_shape=(1, 28, 28)``):
   conv layers of 20, 40 and 80 neurons (channels), each followed by ReLU and max pooling, then
   the conv-to-dense junction, a dense layer of 100 and 10 outputs.
@@ -59,6 +63,12 @@ class Architecture:
         conv_style: conv layers of *direct* genomes: ``"separable"`` (reverse-order depthwise
             separable: 1x1 pointwise, then each neuron's own k x k depthwise kernel) or
             ``"standard"`` (full k x k convolution). Embedding genomes are always separable.
+        recurrent: per dense hidden layer, whether it is recurrent; ``()`` (the normal form when
+            no layer is) for a feed-forward network. Flags that are all ``False`` are stored as
+            ``()``, so both spell the same architecture.
+
+    ``n_classes`` is the number of outputs whatever the task (classes, or a control policy's
+    actions).
     """
 
     input_shape: tuple[int, ...]
@@ -71,12 +81,20 @@ class Architecture:
     sigma: str = "identity"
     junction: str = "position"
     conv_style: str = "separable"
+    recurrent: tuple[bool, ...] = ()
     _spec: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
         object.__setattr__(self, "conv_widths", tuple(int(w) for w in self.conv_widths))
         object.__setattr__(self, "dense_widths", tuple(int(w) for w in self.dense_widths))
+        flags = tuple(bool(r) for r in self.recurrent)
+        object.__setattr__(self, "recurrent", flags if any(flags) else ())
+        if self.recurrent and len(self.recurrent) != len(self.dense_widths):
+            raise ValueError(
+                f"recurrent has {len(self.recurrent)} flags but there are {len(self.dense_widths)} "
+                "dense hidden layers (one flag per dense hidden layer)"
+            )
         if not self.input_shape or any(s <= 0 for s in self.input_shape):
             raise ValueError(f"input_shape {self.input_shape} must be non-empty and positive")
         if any(w <= 0 for w in self.conv_widths + self.dense_widths) or self.n_classes <= 0:
@@ -117,13 +135,16 @@ class Architecture:
             **options: any other :class:`Architecture` field (``sigma``, ``junction``, ...).
 
         Raises:
-            ValueError: a malformed token, conv layers after dense ones, or an input shape that
-                disagrees with the spec.
+            ValueError: a malformed token, conv layers after dense ones, a recurrence mark on a
+                conv layer, the input or the output, or an input shape that disagrees with the
+                spec.
         """
         tokens = [t.strip() for t in spec.strip().split("-")]
         if len(tokens) < 2 or any(not t for t in tokens):
             raise ValueError(f"architecture {spec!r}: expected at least an input and an output")
         spec_shape: tuple[int, ...] | None = None
+        if tokens[0].lower().endswith("r"):
+            raise ValueError(f"architecture {spec!r}: the input {tokens[0]!r} cannot be recurrent")
         if not tokens[0].lower().endswith("c"):
             spec_shape = tuple(_parse_positive_int(t, spec) for t in tokens[0].lower().split("x"))
             tokens = tokens[1:]
@@ -142,18 +163,35 @@ class Architecture:
             raise ValueError(f"architecture {spec!r}: no output layer")
         conv: list[int] = []
         dense: list[int] = []
+        recurrent: list[bool] = []
         for token in tokens[:-1]:
             lowered = token.lower()
-            if lowered.endswith("c"):
+            if lowered.endswith("c") or lowered.rstrip("r").endswith("c"):
+                if "r" in lowered:
+                    raise ValueError(f"architecture {spec!r}: conv layer {token!r} cannot be recurrent")
                 if dense:
                     raise ValueError(f"architecture {spec!r}: conv layer {token!r} after dense layers")
                 conv.append(_parse_positive_int(lowered[:-1], spec))
-            elif "x" in lowered:
-                width, _, repeat = lowered.partition("x")
-                dense.extend([_parse_positive_int(width, spec)] * _parse_positive_int(repeat, spec))
-            else:
-                dense.append(_parse_positive_int(lowered, spec))
+                continue
+            width, _, repeat = lowered.partition("x")
+            if repeat.endswith("r"):
+                raise ValueError(
+                    f"architecture {spec!r}: write the recurrence mark on the width, "
+                    f"{width}rx{repeat[:-1]}, not {token!r}"
+                )
+            is_recurrent = width.endswith("r")
+            count = _parse_positive_int(repeat, spec) if repeat else 1
+            dense.extend([_parse_positive_int(width.removesuffix("r"), spec)] * count)
+            recurrent.extend([is_recurrent] * count)
+        if tokens[-1].lower().endswith("r"):
+            raise ValueError(f"architecture {spec!r}: the output layer {tokens[-1]!r} cannot be recurrent")
         n_classes = _parse_positive_int(tokens[-1], spec)
+        if any(recurrent):
+            if "recurrent" in options:
+                raise ValueError(
+                    f"architecture {spec!r} marks recurrent layers; do not pass recurrent= as well"
+                )
+            options["recurrent"] = tuple(recurrent)
         return cls(tuple(shape), tuple(conv), tuple(dense), n_classes, _spec=spec, **options)
 
     # ----------------------------------------------------------------- derived
@@ -168,7 +206,10 @@ class Architecture:
         none are needed for the defaults).
         """
         head = "x".join(str(s) for s in self.input_shape)
-        body = [f"{w}c" for w in self.conv_widths] + [str(w) for w in self.dense_widths]
+        flags = self.recurrent or (False,) * len(self.dense_widths)
+        body = [f"{w}c" for w in self.conv_widths] + [
+            f"{w}r" if r else str(w) for w, r in zip(self.dense_widths, flags)
+        ]
         return "-".join([head, *body, str(self.n_classes)])
 
     @property
@@ -210,6 +251,21 @@ class Architecture:
             ValueError: ``layer`` is out of range.
         """
         return self.layer_index(layer) == self.n_layers - 1
+
+    def is_recurrent(self, layer: int) -> bool:
+        """Whether genome layer ``layer`` is a recurrent dense hidden layer (negative counts from
+        the end).
+
+        Raises:
+            ValueError: ``layer`` is out of range.
+        """
+        index = self.layer_index(layer) - self.n_conv
+        return bool(self.recurrent) and 0 <= index < len(self.dense_widths) and self.recurrent[index]
+
+    @property
+    def recurrent_layers(self) -> tuple[int, ...]:
+        """Genome layer indices of the recurrent layers, in depth order (``()`` when feed-forward)."""
+        return tuple(self.n_conv + i for i, flag in enumerate(self.recurrent) if flag)
 
     @property
     def hidden_layers(self) -> tuple[int, ...]:
@@ -253,12 +309,17 @@ class Architecture:
 
     # ------------------------------------------------------------- persistence
     def to_json(self) -> str:
+        """The fields as JSON (``recurrent`` only when some layer is, so feed-forward
+        architectures keep the text, and the identity, they always had)."""
         data = asdict(self)
         data.pop("_spec")
+        if not data["recurrent"]:
+            data.pop("recurrent")
         return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Architecture":
+        """The architecture :meth:`to_json` wrote."""
         data = json.loads(text)
         data["input_shape"] = tuple(data["input_shape"])
         return cls(**data)

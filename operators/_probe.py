@@ -20,7 +20,8 @@ from neuroevo.neurons import NeuronSet
 @torch.no_grad()
 def pre_activations(architecture: Architecture, layers: Sequence[NeuronSet], probe: Tensor) -> list[Tensor]:
     """Pre-activations of every layer on ``probe [B, *input_shape]`` or ``[B, n_inputs]`` (the last
-    is the logits)."""
+    is the logits); a recurrent network is run one step from the zero state (the probe as the
+    first step of a sequence), where its recurrent weights contribute nothing."""
     h, result = prepare_input(probe, architecture), []
     for index, layer in enumerate(layers):
         pre = direct_pre_activation(architecture, layer, index, h)

@@ -101,3 +101,25 @@ def exchange_outgoing(
     outgoing_weights(architecture, index, new_a)[rows] = outgoing_weights(architecture, index, weight_b)[rows]
     outgoing_weights(architecture, index, new_b)[rows] = outgoing_weights(architecture, index, weight_a)[rows]
     return new_a, new_b
+
+
+def exchange_recurrent_outgoing(
+    recurrent_a: Tensor, recurrent_b: Tensor, senders: Sequence[int]
+) -> tuple[Tensor, Tensor]:
+    """Swap the recurrent weights from neurons ``senders`` to the layer's *other* neurons between
+    two direct genomes' recurrent layers (new tensors).
+
+    Args:
+        recurrent_a, recurrent_b: both layers' ``recurrent`` fields ``[n, n]`` (row ``j``: neuron
+            ``j``'s recurrent incoming weights, column ``i``: neuron ``i``'s outgoing ones), after
+            the senders' records were exchanged (:func:`exchange_records`, which moved the
+            weights among the senders with them).
+        senders: the moved neurons (positions).
+
+    Returns:
+        ``(a', b')``: entry ``[j, i]`` with ``i`` a sender and ``j`` not swapped, the rest kept.
+    """
+    stays = torch.ones(recurrent_a.shape[0], dtype=torch.bool, device=recurrent_a.device)
+    stays[list(senders)] = False
+    mask = stays.unsqueeze(1) & ~stays.unsqueeze(0)
+    return torch.where(mask, recurrent_b, recurrent_a), torch.where(mask, recurrent_a, recurrent_b)

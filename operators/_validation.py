@@ -75,10 +75,14 @@ def check_genome(genome: Genome, name: str) -> None:
 
 
 def _layer_kinds(architecture: Architecture) -> str:
-    return "-".join(
-        "output" if architecture.is_output(i) else "conv" if architecture.is_conv(i) else "dense"
-        for i in range(architecture.n_layers)
-    )
+    def kind(i: int) -> str:
+        if architecture.is_output(i):
+            return "output"
+        if architecture.is_conv(i):
+            return "conv"
+        return "recurrent" if architecture.is_recurrent(i) else "dense"
+
+    return "-".join(kind(i) for i in range(architecture.n_layers))
 
 
 def _structure(genome: Genome) -> list[tuple[str, object]]:
@@ -106,7 +110,8 @@ def _widths(genome: Genome) -> str:
 def check_compatible(a: Genome, b: Genome) -> None:
     """Raise ``ValueError`` naming the first mismatch that makes ``a`` and ``b`` impossible to cross.
 
-    Checked: both are genomes of one encoding; same input shape, layer kinds, classes,
+    Checked: both are genomes of one encoding; same input shape, layer kinds (conv, dense,
+    recurrent, output), classes,
     activation and conv settings; embedding genomes: same embedding width and the same input
     encoding; direct genomes: identical layer widths (their records are weight rows whose
     lengths depend on the widths).
@@ -128,6 +133,27 @@ def check_compatible(a: Genome, b: Genome) -> None:
             f"direct genomes with different layer shapes (widths {_widths(a)} vs {_widths(b)}): "
             "their weight rows do not correspond"
         )
+
+
+def check_parents(ind1: Genome, ind2: Genome) -> None:
+    """Raise unless ``ind1`` and ``ind2`` are valid (:func:`check_genome`, named ``ind1`` and
+    ``ind2``) and compatible (:func:`check_compatible`)."""
+    check_genome(ind1, "ind1")
+    check_genome(ind2, "ind2")
+    check_compatible(ind1, ind2)
+
+
+def repair_probe(genome: Genome, repair: bool, probe: Tensor | None) -> Tensor | None:
+    """The probe a crossover uses: checked for REPAIR (:func:`check_probe`) when ``repair``, else
+    ``probe`` as given (a matching method that needs it checks it itself).
+
+    Raises:
+        ValueError: ``repair`` without a direct genome or a valid probe.
+    """
+    if not repair:
+        return probe
+    check_encoding(genome, "direct", "REPAIR")
+    return check_probe(genome, probe, "REPAIR")
 
 
 def check_equal_widths(a: Genome, b: Genome, layers: Iterable[int], operation: str) -> None:

@@ -9,19 +9,23 @@ widths (embedding genomes after structural mutation) get a rectangular assignmen
 Three similarities:
 
 * ``"embedding"`` (embedding genomes, no data): negative squared distance between whole neuron
-  records (embedding, bias, kernel, free junction features). Records live in the shared basis of
-  the input encoding, so each layer is matched on its own.
+  records (embedding, bias, kernel, free junction features, recurrent key). Records live in the
+  shared basis of the input encoding, so each layer is matched on its own.
 * ``"activation"`` (direct genomes, needs a probe batch): correlation of the two layers'
   post-activation outputs on the probe (Li et al. 2015; Uriot & Izzo 2020, "Safe crossover of
   neural networks through neuron alignment"); conv channels pool every position of every image.
   Ties, such as ReLU units that are zero on the whole probe, are broken by a small multiple
-  (:data:`PRE_ACTIVATION_TIE_BREAK`) of the correlation of the pre-activations.
+  (:data:`PRE_ACTIVATION_TIE_BREAK`) of the correlation of the pre-activations. Recurrent
+  networks are probed one step from the zero state (the probe as the first step of a sequence).
 * ``"weights"`` (direct genomes, no data): weight matching (Ainsworth et al. 2022, "Git
-  Re-Basin"): maximise ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T>`` over all hidden layers jointly by
-  coordinate descent, one layer's assignment at a time given the others, using each neuron's
-  incoming record and its outgoing weights in the next layer; run from the identity and from a
-  depth-order matching of incoming records alone (which recovers an exact permuted copy), keeping
-  the start that reaches the higher total similarity.
+  Re-Basin"): maximise ``sum_l <W_l^A, P_l W_l^B P_{l-1}^T> + <R_l^A, P_l R_l^B P_l^T>`` (``R_l``
+  a recurrent layer's recurrent weights) over all hidden layers jointly by coordinate descent,
+  one layer's assignment at a time given the others, using each neuron's incoming record and
+  its outgoing weights in the next layer (and, in a recurrent layer, its recurrent incoming and
+  outgoing weights read in the current assignment: the objective linearised there); run from the
+  identity and from a depth-order matching of incoming records alone (recurrent weights left
+  out; this recovers an exact permuted copy), keeping the start that reaches the higher total
+  similarity.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from neuroevo.decoding.functional import activation_function
-from neuroevo.genomes import Genome
+from neuroevo.genomes import Genome, without_recurrent
 from neuroevo.neurons import NeuronSet
 from operators._probe import pre_activations, unit_samples
 from operators._records import outgoing_weights
@@ -248,15 +252,23 @@ def _match_by_activation(
 
 
 def _weight_similarity(reference: Genome, other: Genome, index: int) -> Tensor:
-    """``<incoming record_a_i, record_b_j> + <outgoing_a_i, outgoing_b_j>``, ``[n, n]`` float64."""
+    """``<incoming record_a_i, record_b_j> + <outgoing_a_i, outgoing_b_j>``, ``[n, n]`` float64.
+
+    In a recurrent layer the incoming record holds the recurrent incoming weights, and the
+    recurrent outgoing ones (columns of the ``recurrent`` field) count too, both read in
+    ``other``'s current order."""
     arch = reference.architecture
-    similarity = reference.layers[index].record_matrix() @ other.layers[index].record_matrix().T
-    n = len(reference.layers[index])
+    layer_a, layer_b = reference.layers[index], other.layers[index]
+    similarity = layer_a.record_matrix() @ layer_b.record_matrix().T
+    n = len(layer_a)
     out_a, out_b = (
         outgoing_weights(arch, index + 1, g.layers[index + 1]["weight"]).reshape(n, -1).double()
         for g in (reference, other)
     )
-    return similarity + out_a @ out_b.T
+    similarity = similarity + out_a @ out_b.T
+    if "recurrent" in layer_a:
+        similarity = similarity + layer_a["recurrent"].double().T @ layer_b["recurrent"].double()
+    return similarity
 
 
 def _match_by_weights(reference: Genome, other: Genome, max_iter: int) -> dict[int, Tensor]:
@@ -265,7 +277,7 @@ def _match_by_weights(reference: Genome, other: Genome, max_iter: int) -> dict[i
     similarity wins (ties: the identity)."""
     best_score, best = None, None
     for incoming_start in (False, True):
-        total, work = _weight_descent(reference, other, max_iter, incoming_start)
+        total, work = _weight_descent(reference, other, max_iter, incoming_start=incoming_start)
         score = sum(float(_weight_similarity(reference, work, i).diagonal().sum())
                     for i in reference.architecture.hidden_layers)
         if best_score is None or score > best_score + 1e-9 * (1.0 + abs(best_score)):
@@ -274,7 +286,7 @@ def _match_by_weights(reference: Genome, other: Genome, max_iter: int) -> dict[i
 
 
 def _weight_descent(
-    reference: Genome, other: Genome, max_iter: int, incoming_start: bool
+    reference: Genome, other: Genome, max_iter: int, *, incoming_start: bool
 ) -> tuple[dict[int, Tensor], Genome]:
     """Weight-matching coordinate descent: the permutations found and ``other`` permuted by them."""
     hidden = reference.architecture.hidden_layers
@@ -282,7 +294,8 @@ def _weight_descent(
     work = _permuted(other, {})
     if incoming_start:
         for index in hidden:
-            _, perm = _assign(reference.layers[index].record_matrix() @ work.layers[index].record_matrix().T)
+            incoming_a, incoming_b = (without_recurrent(g.layers[index]).record_matrix() for g in (reference, work))
+            _, perm = _assign(incoming_a @ incoming_b.T)
             work.permute_layer(index, perm)
             total[index] = total[index][perm]
     for _ in range(max_iter):

@@ -27,9 +27,10 @@ def mut_gaussian(
     of the selected record fields of every layer) independently, with probability ``indpb``,
     gets ``N(mu, sigma^2)`` added.
 
-    Embedding genomes' fields are ``embeddings``, ``bias``, ``kernels`` and ``features`` (free
-    junction embeddings); direct genomes' are ``weight``, ``bias`` and ``kernels``. The input
-    encoding is never mutated.
+    Embedding genomes' fields are ``embeddings``, ``bias``, ``kernels``, ``features`` (free
+    junction embeddings) and ``recurrent`` (recurrent keys); direct genomes' are ``weight``,
+    ``bias``, ``kernels`` and ``recurrent`` (recurrent weights). The input encoding is never
+    mutated.
 
     The individual is modified in place (mutated layers are replaced by new neuron sets);
     ``fitness`` is not touched.
@@ -76,16 +77,17 @@ def mut_gaussian(
 
 def mut_add_neuron(individual: Genome, layer: int | None = None, *, rng: random.Random | None = None) -> tuple[Genome]:
     """Structural mutation: add one neuron with a fresh random record to a hidden layer of an
-    embedding genome, drawn at the layer's own scale. Its incoming and outgoing weights are
-    generated from its embedding, so the layer simply grows.
+    embedding genome, drawn at the layer's own scale. Its incoming and outgoing weights (in a
+    recurrent layer, its recurrent ones too: ``sigma(r_i . z_new)`` and ``sigma(r_new . z_j)``)
+    are generated from its record, so the layer simply grows.
 
-    Every record field but the bias (embedding, kernel, free junction features) is drawn
-    ``N(0, s^2)`` per component, where ``s`` is the root mean square of that field over the
+    Every record field but the bias (embedding, kernel, free junction features, recurrent key) is
+    drawn ``N(0, s^2)`` per component, where ``s`` is the root mean square of that field over the
     layer's existing neurons: the new neuron's expected squared norm is the layer's mean squared
     norm, whatever the initialisation or training did to the layer's scale. The bias is 0. A
     field that is zero throughout the layer falls back to the initial rule of
     :func:`neuroevo.genomes.random_embedding_records` (``z ~ N(0, 1/d)``, kernels
-    ``U(-1/k, 1/k)``).
+    ``U(-1/k, 1/k)``, recurrent keys at the ``1 / n`` recurrent weight scale).
 
     The individual is modified in place; ``fitness`` is not touched.
 
@@ -125,7 +127,8 @@ def mut_add_neuron(individual: Genome, layer: int | None = None, *, rng: random.
 def mut_remove_neuron(
     individual: Genome, layer: int | None = None, *, rng: random.Random | None = None
 ) -> tuple[Genome]:
-    """Structural mutation: remove one random neuron from a hidden layer of an embedding genome.
+    """Structural mutation: remove one random neuron from a hidden layer of an embedding genome
+    (with its record, so in a recurrent layer its recurrent weights go with it).
 
     The last neuron of a layer is never removed: with ``layer=None`` the layer is chosen uniformly
     among hidden layers with at least two neurons, and when there are none (or the given layer

@@ -8,6 +8,11 @@ statistics as the unit itself, folding the affine correction into the unit's inc
 and bias (no extra layer): with ``s = sigma_target / sigma_child``, ``weight <- s * weight`` and
 ``bias <- s * (bias - mu_child) + mu_target``. Layers are repaired in depth order, so each layer is
 measured with the earlier ones already repaired. Needs data (the probe batch); direct genomes only.
+
+A recurrent layer is measured one step from the zero state (the probe as the first step of a
+sequence, where the recurrent weights contribute nothing); its recurrent incoming weights are
+scaled with its other incoming weights, so the correction is the same affine map of the unit's
+whole pre-activation at every step.
 """
 
 from __future__ import annotations
@@ -148,11 +153,13 @@ def _repaired_layers(
 
 
 def _renormalised(layer: NeuronSet, pre: Tensor, target_mean: Tensor, target_std: Tensor) -> NeuronSet:
-    """``layer`` with every unit's affine correction folded into its weight row and bias."""
+    """``layer`` with every unit's affine correction folded into its incoming weight rows
+    (``weight``, and ``recurrent`` in a recurrent layer) and bias."""
     mean, std = unit_statistics(pre)
     scale = torch.where(std > _TINY_STD, target_std / std.clamp_min(_TINY_STD), torch.ones_like(std))
-    weight = layer["weight"]
-    return layer.replace(
-        weight=weight * scale.reshape(-1, *([1] * (weight.dim() - 1))),
-        bias=scale * (layer["bias"] - mean) + target_mean,
-    )
+    scaled = {
+        name: layer[name] * scale.reshape(-1, *([1] * (layer[name].dim() - 1)))
+        for name in ("weight", "recurrent")
+        if name in layer
+    }
+    return layer.replace(**scaled, bias=scale * (layer["bias"] - mean) + target_mean)

@@ -1,7 +1,12 @@
 """Genomes: the embedding (neuron-set) encoding and the direct (weight-matrix) baseline."""
 
 from neuroevo.genomes.base import Genome
-from neuroevo.genomes.direct import DirectGenome, direct_record_shapes, permute_incoming_columns
+from neuroevo.genomes.direct import (
+    DirectGenome,
+    direct_record_shapes,
+    permute_incoming_columns,
+    without_recurrent,
+)
 from neuroevo.genomes.embedding import (
     EMBEDDING_INITS,
     EmbeddingGenome,
@@ -20,4 +25,5 @@ __all__ = [
     "permute_incoming_columns",
     "random_embedding_records",
     "scaled_to_fan_in",
+    "without_recurrent",
 ]

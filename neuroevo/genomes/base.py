@@ -89,6 +89,9 @@ class Genome:
         Args:
             index: a hidden layer (the output layer is keyed by class and cannot be permuted).
             permutation: ``[n]`` new order: new neuron ``i`` is old neuron ``permutation[i]``.
+
+        Raises:
+            ValueError: the output layer, ``index`` out of range, or not a permutation.
         """
         self.architecture.check_layer(index)
         index = index % self.n_layers
@@ -101,10 +104,12 @@ class Genome:
         ):
             raise ValueError(f"not a permutation of {n} neurons: {permutation.tolist()[:10]}...")
         self.layers[index] = self.layers[index].select(permutation)
-        self._permute_successor_inputs(index, permutation)
+        self._permute_references(index, permutation)
 
-    def _permute_successor_inputs(self, index: int, permutation: Tensor) -> None:
-        """Hook for encodings whose next layer refers to this layer's neurons by position."""
+    def _permute_references(self, index: int, permutation: Tensor) -> None:
+        """Hook for encodings whose records refer to layer ``index``'s neurons by position (the
+        next layer's incoming weights, a recurrent layer's own recurrent weights), called after
+        the layer's rows were reordered."""
 
     def canonical(self) -> "Genome":
         """A copy with every hidden layer's neurons in the canonical order

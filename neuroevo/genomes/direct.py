@@ -24,10 +24,14 @@ class DirectGenome(Genome):
       major as ``torch.flatten``) or ``c_last`` (``"gap"`` junction);
     * separable conv layer: ``weight [c_prev]`` (1x1 pointwise), ``kernels [k, k]`` (its own
       depthwise kernel), ``bias []``;
-    * standard conv layer: ``weight [c_prev, k, k]``, ``bias []``.
+    * standard conv layer: ``weight [c_prev, k, k]``, ``bias []``;
+    * recurrent dense layer: also ``recurrent [n]``, its recurrent incoming weights: neuron ``j``'s
+      ``recurrent[i]`` is the weight from the layer's own neuron ``i`` at step ``t - 1`` to ``j``
+      at step ``t`` (the layer's ``recurrent`` field ``[n, n]`` is ``W_rec^T``).
 
-    A neuron's *outgoing* weights are columns of the next layer's records, which is why permuting
-    a hidden layer also permutes those columns (:meth:`permute_layer`).
+    A neuron's *outgoing* weights are columns of the next layer's records (and, in a recurrent
+    layer, columns of its own layer's ``recurrent`` field), which is why permuting a hidden layer
+    also permutes those columns (:meth:`permute_layer`).
     """
 
     encoding = "direct"
@@ -39,7 +43,8 @@ class DirectGenome(Genome):
     @classmethod
     def random(cls, architecture: Architecture, *, generator: torch.Generator | None = None) -> "DirectGenome":
         """PyTorch's default initialisation (``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, as ``nn.Linear``
-        and ``nn.Conv2d``) for every weight, kernel and bias."""
+        and ``nn.Conv2d``) for every weight, kernel and bias; recurrent weights
+        ``U(-1/sqrt(n), 1/sqrt(n))`` (``n`` the layer's width, as ``nn.RNN``)."""
         layers = []
         for index, width in enumerate(architecture.widths):
             shapes = direct_record_shapes(architecture, index, architecture.widths)
@@ -59,19 +64,25 @@ class DirectGenome(Genome):
     def _validate_layer(self, index: int, layer: NeuronSet) -> None:
         self._check_fields(index, layer)
 
-    def _permute_successor_inputs(self, index: int, permutation: Tensor) -> None:
+    def _permute_references(self, index: int, permutation: Tensor) -> None:
         successor = self.layers[index + 1]
         self.layers[index + 1] = successor.replace(
             weight=permute_incoming_columns(self.architecture, index + 1, successor["weight"], permutation)
         )
+        layer = self.layers[index]
+        if "recurrent" in layer:
+            recurrent = layer["recurrent"]
+            self.layers[index] = layer.replace(recurrent=recurrent.index_select(1, permutation.to(recurrent.device)))
 
     def canonical_orders(self) -> list[Tensor]:
         """The canonical order of every hidden layer (see :meth:`Genome.canonical_orders`).
 
         A neuron's record here is its incoming weights, read in the previous layer's order, so
         layers are sorted in depth order, each after the previous one's columns have been put in
-        canonical order. When that leaves two neurons of a layer with equal records (their outgoing
-        weights may still differ), the order comes from the whole network instead
+        canonical order. A recurrent layer is sorted by its records without the ``recurrent``
+        field (read in the layer's own order, which is being decided). When that leaves two
+        neurons of a layer with equal records (their outgoing or recurrent weights may still
+        differ), the order comes from the whole network instead
         (:func:`canonical_orders_by_refinement`).
         """
         arch = self.architecture
@@ -82,7 +93,7 @@ class DirectGenome(Genome):
                 layer = layer.replace(
                     weight=permute_incoming_columns(arch, index, layer["weight"], orders[-1])
                 )
-            ranks = layer.record_ranks()
+            ranks = without_recurrent(layer).record_ranks()
             if int(ranks.max()) + 1 < len(ranks):
                 return canonical_orders_by_refinement(self)
             order = torch.empty_like(ranks)
@@ -91,12 +102,17 @@ class DirectGenome(Genome):
         return orders
 
     def parameter_counts(self) -> dict[str, int]:
-        """``weights`` (incl. pointwise), ``kernels`` (depthwise), ``biases``."""
+        """``weights`` (incl. pointwise), ``kernels`` (depthwise), ``biases``, and ``recurrent``
+        (recurrent weights) when the architecture has recurrent layers."""
         counts = {"weights": 0, "kernels": 0, "biases": 0}
+        if self.architecture.recurrent_layers:
+            counts["recurrent"] = 0
         for layer in self.layers:
             counts["weights"] += layer["weight"].numel()
             counts["biases"] += layer["bias"].numel()
-            counts["kernels"] += layer["kernels"].numel() if "kernels" in layer else 0
+            for name in ("kernels", "recurrent"):
+                if name in layer:
+                    counts[name] += layer[name].numel()
         return counts
 
 
@@ -118,7 +134,17 @@ def direct_record_shapes(
         fan_in = c_last if arch.junction == "gap" else c_last * arch.n_positions
     else:
         fan_in = widths[index - 1]
+    if arch.is_recurrent(index):
+        return {"weight": (fan_in,), "recurrent": (widths[index],), "bias": ()}
     return {"weight": (fan_in,), "bias": ()}
+
+
+def without_recurrent(layer: NeuronSet) -> NeuronSet:
+    """``layer``'s records without the ``recurrent`` field (the fields that do not refer to the
+    layer's own neurons by position; the tensors are shared)."""
+    if "recurrent" not in layer:
+        return layer
+    return NeuronSet(**{name: t for name, t in layer.items() if name != "recurrent"})
 
 
 def incoming_blocks(architecture: Architecture, index: int, weight: Tensor) -> Tensor:
@@ -162,14 +188,15 @@ def canonical_orders_by_refinement(genome: DirectGenome) -> list[Tensor]:
     The network is a layered weighted graph whose inputs and output neurons (classes) have fixed
     positions; its canonical form is found as graph canonisers do (individualisation and
     refinement). Hidden neurons are coloured by colour refinement: a neuron's colour is refined by
-    its own fields (bias, kernels, first-layer weights), by the multiset of its incoming weight
-    blocks from each colour class of the previous layer and by the multiset of its outgoing blocks
-    to each class of the next layer, until no class splits. A class that remains is split by
+    its own fields (bias, kernels, first-layer weights, recurrent self-weight), by the multiset of
+    its incoming weight blocks from each colour class of the previous layer, by the multiset of its
+    outgoing blocks to each class of the next layer and, in a recurrent layer, by the multisets of
+    its recurrent incoming and outgoing weights per class of its own layer, until no class splits. A class that remains is split by
     individualising each of its neurons in turn and refining again, down to orders that tell every
     neuron apart; the canonical order is the one whose reordered genome is lexicographically
     smallest. Branches that an automorphism of the network maps onto an explored one are skipped
-    (twins, neurons with equal fields, incoming and outgoing weights, at once; others once two
-    orders give the same genome). Every step depends only on the network, not on the stored
+    (twins, neurons with equal fields, incoming and outgoing weights, at once, in feed-forward
+    layers; others once two orders give the same genome). Every step depends only on the network, not on the stored
     order, so a genome and any permuted copy get the same canonical form. The search branches
     only on neurons that refinement cannot tell apart: twins, or highly symmetric weight patterns
     (which can make it slow) that trained real-valued networks do not have.
@@ -187,13 +214,19 @@ class _CanonicalSearch:
     def __init__(self, genome: DirectGenome) -> None:
         arch = genome.architecture
         self.genome = genome
-        self.own: list[Tensor] = []  # [n_l, a] bias, kernels (and the first layer's weights)
+        self.own: list[Tensor] = []  # [n_l, a] bias, kernels, recurrent self-weight (first layer: weights)
         self.incoming: list[Tensor | None] = [None]  # [n_l, n_{l-1}, r] from layer 1 on
+        self.recurrent: list[Tensor | None] = []  # [n_l, n_l] (target, source) in recurrent layers
         for index, layer in enumerate(genome.layers):
             fields = layer.as_dict()
             if index:
                 self.incoming.append(incoming_blocks(arch, index, fields.pop("weight").detach()).double())
-            self.own.append(NeuronSet(**fields).record_matrix())
+            recurrent = fields.pop("recurrent", None)
+            self.recurrent.append(None if recurrent is None else recurrent.detach().double())
+            own = NeuronSet(**fields).record_matrix()
+            if recurrent is not None:
+                own = torch.cat([own, self.recurrent[-1].diagonal().unsqueeze(1)], dim=1)
+            self.own.append(own)
         self.leaves: list[tuple[list[Tensor], Tensor | None]] = []  # the first and the best leaf
         self.automorphisms: list[list[Tensor]] = []  # per hidden layer: neuron -> neuron
 
@@ -207,7 +240,7 @@ class _CanonicalSearch:
     def explore(self, colors: list[Tensor], path: list[tuple[int, int]]) -> None:
         """Search below the node with these colours, reached by individualising ``path``'s
         ``(layer, neuron)`` pairs."""
-        colors = _refined(colors, self.incoming)
+        colors = _refined(colors, self.incoming, self.recurrent)
         for index in self.genome.architecture.hidden_layers:
             counts = torch.bincount(colors[index])
             if bool((counts > 1).any()):
@@ -256,7 +289,8 @@ class _CanonicalSearch:
 
     def orbits(self, index: int, members: list[int], path: list[tuple[int, int]]) -> list[int]:
         """An orbit label per neuron of layer ``index`` under the automorphisms known to fix every
-        neuron of ``path``: transpositions of twins among ``members``, and those found at leaves."""
+        neuron of ``path``: transpositions of twins among ``members`` (feed-forward layers), and
+        those found at leaves."""
         parent = list(range(len(self.genome.layers[index])))
 
         def root(x: int) -> int:
@@ -268,13 +302,15 @@ class _CanonicalSearch:
         def join(x: int, y: int) -> None:
             parent[root(x)] = root(y)
 
-        neighbourhood = [self.own[index][members], self.incoming[index + 1][:, members].transpose(0, 1).flatten(1)]
-        if index:
-            neighbourhood.append(self.incoming[index][members].flatten(1))
-        twins = row_ranks(torch.cat(neighbourhood, dim=1)).tolist()
-        first_twin: dict[int, int] = {}
-        for neuron, twin in zip(members, twins):
-            join(neuron, first_twin.setdefault(twin, neuron))
+        if self.recurrent[index] is None:  # twins of a recurrent layer also need equal recurrent links
+            neighbourhood = [self.own[index][members],
+                             self.incoming[index + 1][:, members].transpose(0, 1).flatten(1)]
+            if index:
+                neighbourhood.append(self.incoming[index][members].flatten(1))
+            twins = row_ranks(torch.cat(neighbourhood, dim=1)).tolist()
+            first_twin: dict[int, int] = {}
+            for neuron, twin in zip(members, twins):
+                join(neuron, first_twin.setdefault(twin, neuron))
         for gamma in self.automorphisms:
             if all(int(gamma[layer][neuron]) == neuron for layer, neuron in path):
                 for x, y in enumerate(gamma[index].tolist()):
@@ -282,10 +318,11 @@ class _CanonicalSearch:
         return [root(x) for x in parent]
 
 
-def _refined(colors: list[Tensor], incoming: list[Tensor | None]) -> list[Tensor]:
+def _refined(colors: list[Tensor], incoming: list[Tensor | None], recurrent: list[Tensor | None]) -> list[Tensor]:
     """Colour refinement of the hidden layers (``colors[-1]``, the output layer, stays fixed):
     each neuron's new colour ranks (old colour, multisets of incoming and outgoing blocks per
-    neighbouring colour class), repeated until no class splits."""
+    neighbouring colour class, and of recurrent incoming and outgoing weights per colour class of
+    its own layer), repeated until no class splits."""
     colors = list(colors)
     while True:
         before = sum(int(c.max()) + 1 for c in colors)
@@ -294,6 +331,9 @@ def _refined(colors: list[Tensor], incoming: list[Tensor | None]) -> list[Tensor
                     _grouped_blocks(incoming[index + 1].transpose(0, 1), colors[index + 1])]
             if index:
                 keys.append(_grouped_blocks(incoming[index], colors[index - 1]))
+            if recurrent[index] is not None:
+                links = recurrent[index].unsqueeze(-1)  # [target, source, 1]
+                keys += [_grouped_blocks(links, colors[index]), _grouped_blocks(links.transpose(0, 1), colors[index])]
             colors[index] = row_ranks(torch.cat(keys, dim=1))
         if sum(int(c.max()) + 1 for c in colors) == before:
             return colors

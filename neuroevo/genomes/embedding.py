@@ -18,9 +18,13 @@ class EmbeddingGenome(Genome):
 
     Layer ``l`` holds, per neuron: ``embeddings [d]``, ``bias []``, and for conv layers
     ``kernels [k, k]`` (its own depthwise kernel); with the ``"free"`` junction the last conv
-    layer's neurons also carry ``features [P, d]``, one free embedding per spatial position.
+    layer's neurons also carry ``features [P, d]``, one free embedding per spatial position; in a
+    recurrent layer every neuron also carries its *recurrent key* ``recurrent [d]``.
     Weights between consecutive layers are generated as ``W = sigma(Z_prev Z_next^T)``, where the
-    first ``Z_prev`` is the shared :class:`~neuroevo.encoding.InputEncoding`.
+    first ``Z_prev`` is the shared :class:`~neuroevo.encoding.InputEncoding`; a recurrent layer's
+    weights from its neuron ``i`` at step ``t - 1`` to its neuron ``j`` at step ``t`` are
+    ``W_rec[i, j] = sigma(r_i . z_j)`` (not symmetric), so a neuron moved into another network
+    brings its recurrent incoming and outgoing weights along, as it does its feed-forward ones.
 
     Args:
         architecture: the layer stack (``architecture.conv_style`` is ignored: always separable).
@@ -56,7 +60,9 @@ class EmbeddingGenome(Genome):
         init: str = "normal",
         generator: torch.Generator | None = None,
     ) -> "EmbeddingGenome":
-        """A randomly initialised genome: ``z ~ N(0, 1/d)``, zero biases, kernels ``U(-1/k, 1/k)``.
+        """A randomly initialised genome: ``z ~ N(0, 1/d)``, zero biases, kernels ``U(-1/k, 1/k)``,
+        recurrent keys at the scale that gives recurrent weights of variance ``1 / n``
+        (:func:`random_embedding_records`).
 
         Args:
             architecture: the layer stack.
@@ -114,14 +120,18 @@ class EmbeddingGenome(Genome):
 
     def parameter_counts(self) -> dict[str, int]:
         """``input_encoding`` (inputs and positions), ``embeddings`` (layers), ``biases``,
-        ``kernels``, ``features`` (free junction embeddings)."""
+        ``kernels``, ``features`` (free junction embeddings), and ``recurrent`` (recurrent keys)
+        when the architecture has recurrent layers."""
         counts = {"input_encoding": self.input_encoding.n_parameters, "embeddings": 0, "biases": 0,
                   "kernels": 0, "features": 0}
+        if self.architecture.recurrent_layers:
+            counts["recurrent"] = 0
         for layer in self.layers:
             counts["embeddings"] += layer["embeddings"].numel()
             counts["biases"] += layer["bias"].numel()
-            counts["kernels"] += layer["kernels"].numel() if "kernels" in layer else 0
-            counts["features"] += layer["features"].numel() if "features" in layer else 0
+            for name in ("kernels", "features", "recurrent"):
+                if name in layer:
+                    counts[name] += layer[name].numel()
         return counts
 
 
@@ -137,6 +147,8 @@ def scaled_to_fan_in(
     ``g = 2`` for hidden layers (ReLU gain), 1 for the output layer; ``fan_in`` is the number of
     rows of ``Z_prev`` (input neurons, the previous layer, or the junction's features). Layers are
     processed in depth order, each against the already rescaled previous one (new neuron sets).
+    A recurrent layer's keys are divided by the same factor, so its recurrent weights
+    ``sigma(R Z^T)`` stay as they were.
     """
     result: list[NeuronSet] = []
     z_prev = input_encoding.inputs
@@ -147,7 +159,10 @@ def scaled_to_fan_in(
         gain = 1.0 if architecture.is_output(index) else 2.0
         variance = float((z_prev @ layer["embeddings"].T).var())
         scale = (gain / z_prev.shape[0] / variance) ** 0.5 if variance > 0 else 1.0
-        result.append(layer.replace(embeddings=layer["embeddings"] * scale))
+        rescaled = {"embeddings": layer["embeddings"] * scale}
+        if "recurrent" in layer:
+            rescaled["recurrent"] = layer["recurrent"] / scale
+        result.append(layer.replace(**rescaled))
         z_prev = result[-1]["embeddings"]
     return result
 
@@ -155,6 +170,8 @@ def scaled_to_fan_in(
 def embedding_record_shapes(architecture: Architecture, index: int, d: int) -> dict[str, tuple[int, ...]]:
     """Per-neuron field shapes of layer ``index`` of an embedding genome."""
     shapes: dict[str, tuple[int, ...]] = {"embeddings": (d,), "bias": ()}
+    if architecture.is_recurrent(index):
+        shapes["recurrent"] = (d,)
     if architecture.is_conv(index):
         k = architecture.kernel_size
         shapes["kernels"] = (k, k)
@@ -166,7 +183,12 @@ def embedding_record_shapes(architecture: Architecture, index: int, d: int) -> d
 def random_embedding_records(
     architecture: Architecture, index: int, n: int, d: int, *, generator: torch.Generator | None = None
 ) -> NeuronSet:
-    """``n`` fresh neuron records for layer ``index``: ``z ~ N(0, 1/d)``, bias 0, kernels ``U(-1/k, 1/k)``."""
+    """``n`` fresh neuron records for layer ``index``: ``z ~ N(0, 1/d)``, bias 0, kernels ``U(-1/k, 1/k)``.
+
+    A recurrent layer's keys are ``r ~ N(0, s^2)`` with ``s^2 = 1 / (n * mean_j |z_j|^2)``, so the
+    generated recurrent weights ``r_i . z_j`` have expected mean square ``1 / n`` (about ``1 / n``
+    before ``sigma``): the ``1 / sqrt(n)`` scale of PyTorch's recurrent layers, whatever ``d``.
+    """
     fields = {}
     for name, shape in embedding_record_shapes(architecture, index, d).items():
         if name == "bias":
@@ -176,4 +198,7 @@ def random_embedding_records(
             fields[name] = (torch.rand(n, *shape, generator=generator) * 2 - 1) / k
         else:
             fields[name] = torch.randn(n, *shape, generator=generator) / d**0.5
+    if "recurrent" in fields:
+        mean_square_norm = float(fields["embeddings"].square().sum(dim=1).mean())
+        fields["recurrent"] = fields["recurrent"] * (d / max(n * mean_square_norm, 1e-12)) ** 0.5
     return NeuronSet(**fields)
