@@ -1,4 +1,4 @@
-"""The batched evaluator's CPU fast paths (issue 13) against the reference path and torch's own ops.
+"""The batched evaluator's CPU fast paths against the reference path and torch's own ops.
 
 * separable conv layers in the genome-major layout (fused first layer on the image patches,
   shifted-window depthwise taps, pooling by strided maxima), for every junction, kernel size, pool,
@@ -19,7 +19,8 @@ from neuroevo.architecture import Architecture
 from neuroevo.evaluation import evaluate_genome, evaluate_population, stack_genomes
 from neuroevo.evaluation import stacking
 from neuroevo.evaluation.budget import BucketCost, plan_evaluation
-from neuroevo.evaluation.forward import _depthwise, _fuse_first_layer, _max_pool
+from neuroevo.decoding.functional import depthwise_conv, finish_conv_layer, max_pool
+from neuroevo.evaluation.forward import _fuse_first_layer
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
 
 N_SAMPLES = 37  # not a multiple of any chunk size used below
@@ -119,10 +120,12 @@ def test_depthwise_equals_grouped_conv(k: int, height: int, width: int, g: int, 
     s = 2
     mixed = torch.randn(g, c, s, height, width, generator=gen)
     taps, bias = torch.randn(g, c, k, k, generator=gen), torch.randn(g, c, generator=gen)
-    out = _depthwise(mixed, taps, bias)
+    out = depthwise_conv(mixed, taps.unsqueeze(2), bias.unsqueeze(2))
     images = mixed.permute(2, 0, 1, 3, 4).reshape(s, g * c, height, width)
     expected = F.conv2d(images, taps.reshape(g * c, 1, k, k), bias.reshape(-1), padding=k // 2, groups=g * c)
     torch.testing.assert_close(out, expected.reshape(s, g, c, height, width).permute(1, 2, 0, 3, 4))
+    # The module layout [s, g * c, H, W] (torch's grouped convolution) gives the same maps.
+    torch.testing.assert_close(depthwise_conv(images, taps.reshape(g * c, k, k), bias.reshape(-1)), expected)
 
 
 @settings(max_examples=40, deadline=None)
@@ -131,7 +134,28 @@ def test_max_pool_equals_torch(pool: int, height: int, width: int, seed: int) ->
     h = torch.randn(2, 3, 2, height, width, generator=torch.Generator().manual_seed(seed))
     h[0, 0, 0, 0, 0] = float("nan")  # propagates like F.max_pool2d
     expected = F.max_pool2d(h.reshape(12, height, width), pool).reshape(2, 3, 2, height // pool, width // pool)
-    torch.testing.assert_close(_max_pool(h, pool), expected, equal_nan=True, rtol=0, atol=0)
+    torch.testing.assert_close(max_pool(h, pool), expected, equal_nan=True, rtol=0, atol=0)
+    recorded = max_pool(h.clone().requires_grad_(), pool)  # under autograd: F.max_pool2d
+    torch.testing.assert_close(recorded.detach(), expected, equal_nan=True, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+@pytest.mark.parametrize("pool", [1, 2, 3])
+def test_finish_conv_layer_is_exact_in_every_order(activation: str, pool: int) -> None:
+    """Pooling before a monotone activation, a deferred bias and in-place work give exactly the
+    values of activation then ``F.max_pool2d``, with or without autograd; the argument is kept
+    unless ``in_place``."""
+    arch = Architecture.parse("2x7x7-3c-4", activation=activation, pool=pool)
+    gen = torch.Generator().manual_seed(pool)
+    h, bias = torch.randn(2, 3, 4, 7, 7, generator=gen), torch.randn(2, 3, 1, 1, 1, generator=gen)
+    act = {"relu": F.relu, "tanh": torch.tanh, "gelu": F.gelu}[activation]
+    expected = F.max_pool2d(act(h + bias).reshape(24, 7, 7), pool).reshape(2, 3, 4, 7 // pool, 7 // pool)
+    kept = h.clone()
+    torch.testing.assert_close(finish_conv_layer(h, arch, bias=bias), expected, rtol=0, atol=0)
+    assert torch.equal(h, kept)
+    with_grad = finish_conv_layer((h + bias).requires_grad_(), arch)
+    torch.testing.assert_close(with_grad.detach(), expected, rtol=0, atol=0)
+    torch.testing.assert_close(finish_conv_layer(h.clone(), arch, bias=bias, in_place=True), expected, rtol=0, atol=0)
 
 
 def test_unrepeated_records_skip_the_exact_search(monkeypatch: pytest.MonkeyPatch) -> None:

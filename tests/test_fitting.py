@@ -164,7 +164,9 @@ def test_an_input_encoding_of_another_size_is_refused():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [(dict(method="newton"), "unknown fit method"), (dict(d=None), "embedding width"), (dict(steps=-1), "steps")],
+    [(dict(method="newton"), "unknown fit method"), (dict(d=None), "embedding width"), (dict(steps=-1), "steps"),
+     (dict(d=0), "^d must be a positive integer, got 0$"), (dict(steps=True), "^steps must be a non-negative integer"),
+     (dict(lr=0.0), "^lr must be a positive finite number, got 0.0$")],
 )
 def test_bad_options_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from neuroevo.validation import check_int
+
 __all__ = ["as_labels", "as_samples", "feature_statistics", "standardise"]
 
 
@@ -77,8 +79,9 @@ def as_labels(y: Any, n: int, n_classes: int | None) -> tuple[Tensor, int]:
 
     Raises:
         TypeError: Not numeric, or booleans.
-        ValueError: Not one label per sample, a non-integer, negative or NaN label, or a label
-            ``>= n_classes`` (the message names the offending value and its index).
+        ValueError: Not one label per sample, a non-integer, negative or NaN label, a label
+            ``>= n_classes`` (the message names the offending value and its index), or an
+            ``n_classes`` that is not a positive integer.
     """
     labels = _tensor(y, "labels")
     if labels.dtype == torch.bool or labels.is_complex():
@@ -96,7 +99,7 @@ def as_labels(y: Any, n: int, n_classes: int | None) -> tuple[Tensor, int]:
         raise ValueError(f"labels must be >= 0; label {int(torch.argmin(labels))} is {low}")
     if n_classes is None:
         n_classes = high + 1
-    elif high >= n_classes:
+    elif high >= check_int("n_classes", n_classes):
         raise ValueError(f"label {int(torch.argmax(labels))} is {high}, out of range for {n_classes} classes")
     return labels, n_classes
 

@@ -13,6 +13,7 @@ import torch
 
 from neuroevo.data.arrays import as_labels, as_samples, feature_statistics
 from neuroevo.data.arrays import standardise as standardise_samples
+from neuroevo.validation import check_int
 
 __all__ = ["DataLike", "Dataset", "as_dataset"]
 
@@ -64,8 +65,7 @@ class Dataset:
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
         if self.images.device != self.labels.device:
             raise ValueError(f"images on {self.images.device} but labels on {self.labels.device}")
-        if self.n_classes < 1:
-            raise ValueError(f"n_classes must be >= 1, got {self.n_classes}")
+        check_int("n_classes", self.n_classes)
 
     def __len__(self) -> int:
         """Number of samples ``N``."""
@@ -125,8 +125,9 @@ class Dataset:
         Raises:
             ValueError: Samples of another rank, empty, or with NaN or infinite
                 values; not one label per sample; non-integer, negative or
-                out-of-range labels; ``mean`` / ``std`` of the wrong length, one
-                without the other, or given with ``standardise=False``.
+                out-of-range labels; ``n_classes`` not a positive integer;
+                ``mean`` / ``std`` of the wrong length, one without the other, or
+                given with ``standardise=False``.
             TypeError: Non-numeric or boolean arrays.
         """
         samples = as_samples(x)
@@ -180,8 +181,7 @@ class Dataset:
         Raises:
             ValueError: ``batch_size`` is not a positive integer.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_int("batch_size", batch_size)
         n = len(self)
         stop = n - n % batch_size if drop_last else n
         if not shuffle:

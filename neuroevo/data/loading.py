@@ -45,6 +45,7 @@ from neuroevo.data.cifar import CIFAR_FOLDER_NAME, find_cifar_folder, read_cifar
 from neuroevo.data.dataset import Dataset
 from neuroevo.data.errors import DataUnavailableError, DownloadError
 from neuroevo.data.idx import read_idx_split
+from neuroevo.validation import check_choice
 
 __all__ = ["KNOWN_DATASETS", "NORMALISATION", "SPLITS", "default_data_root", "load_dataset"]
 
@@ -231,8 +232,7 @@ def load_dataset(
         RuntimeError: ``download=True`` but the download failed
             (:class:`~neuroevo.data.errors.DownloadError`).
     """
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+    check_choice("split", split, SPLITS)
     key = str(name_or_folder).strip().lower()
     if not isinstance(name_or_folder, Path) and key in BUILTIN_DATASETS:
         return _load_idx_folder(builtin_folder(key), split, name=key, known=BUILTIN_DATASETS[key])

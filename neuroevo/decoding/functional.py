@@ -23,10 +23,25 @@ _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
     "gelu": F.gelu,
 }
+_IN_PLACE_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu_, "tanh": torch.tanh_}
+
+#: Activations that never decrease, so that max pooling commutes with them (and with adding a bias).
+MONOTONE_ACTIVATIONS = ("relu", "tanh")
 
 
-def activation_function(name: str) -> Callable[[Tensor], Tensor]:
-    """The hidden-layer activation by name (``relu``, ``tanh``, ``gelu``)."""
+def activation_function(name: str, *, in_place: bool = False) -> Callable[[Tensor], Tensor]:
+    """The hidden-layer activation by name.
+
+    Args:
+        name: ``"relu"``, ``"tanh"`` or ``"gelu"``.
+        in_place: the version that overwrites its argument, where torch has one (``relu``,
+            ``tanh``); the out-of-place one otherwise.
+
+    Returns:
+        A function of a tensor (any shape) to a tensor of the same shape.
+    """
+    if in_place and name in _IN_PLACE_ACTIVATIONS:
+        return _IN_PLACE_ACTIVATIONS[name]
     return _ACTIVATIONS[name]
 
 
@@ -78,7 +93,7 @@ def separable_conv(h: Tensor, pointwise: Tensor, kernels: Tensor, bias: Tensor) 
     """Reverse-order depthwise separable ("blueprint separable") convolution.
 
     A 1x1 pointwise convolution mixes channels, then every output neuron applies its own
-    ``k x k`` depthwise kernel ("same" padding), then its bias.
+    ``k x k`` depthwise kernel ("same" padding), then its bias (:func:`depthwise_conv`).
 
     Args:
         h: ``[B, c_in, H, W]``.
@@ -88,15 +103,119 @@ def separable_conv(h: Tensor, pointwise: Tensor, kernels: Tensor, bias: Tensor) 
     Returns:
         ``[B, c_out, H, W]``.
     """
-    mixed = torch.einsum("oi,bihw->bohw", pointwise, h)
+    return depthwise_conv(torch.einsum("oi,bihw->bohw", pointwise, h), kernels, bias)
+
+
+def depthwise_conv(h: Tensor, kernels: Tensor, bias: Tensor) -> Tensor:
+    """Each map's own ``k x k`` kernel ("same" zero padding, a cross-correlation as in
+    ``F.conv2d``), plus its bias.
+
+    Args:
+        h: ``[*L, H, W]`` maps: ``[B, c, H, W]`` in a module, ``[g, c, s, H, W]`` (genome major)
+            in the batched forward.
+        kernels: ``[*K, k, k]``, ``k`` odd, where ``K`` broadcasts against ``L``: map ``h[l]``
+            gets kernel ``kernels[l]``. ``[c, k, k]`` for ``[B, c, H, W]``, ``[g, c, 1, k, k]`` for
+            ``[g, c, s, H, W]``.
+        bias: ``[*K]``.
+
+    Returns:
+        ``[*L, H, W]``.
+    """
+    if h.dim() == 4 and kernels.dim() == 3 and kernels.shape[0] == h.shape[1]:
+        # One kernel per channel, shared by the batch: torch's grouped convolution (and autograd).
+        return F.conv2d(h, kernels.unsqueeze(1), bias, padding=kernels.shape[-1] // 2, groups=kernels.shape[0])
+    # Other layouts: the centre tap over the whole map, then every other tap over the rectangle its
+    # shifted window covers (see docs/design_notes.md).
     k = kernels.shape[-1]
-    return F.conv2d(mixed, kernels.unsqueeze(1), bias, padding=k // 2, groups=kernels.shape[0])
+    height, width = h.shape[-2:]
+    pad = k // 2
+    taps = kernels[..., None, None, :, :]  # [*K, 1, 1, k, k]: each tap broadcasts over its map
+    out = torch.addcmul(bias[..., None, None], h, taps[..., pad, pad])
+    for dy in range(k):
+        for dx in range(k):
+            if (dy, dx) == (pad, pad):
+                continue
+            oy, ox = dy - pad, dx - pad  # output (y, x) reads input (y + oy, x + ox)
+            rows_out = slice(max(0, -oy), height - max(0, oy))
+            cols_out = slice(max(0, -ox), width - max(0, ox))
+            rows_in = slice(max(0, oy), height + min(0, oy))
+            cols_in = slice(max(0, ox), width + min(0, ox))
+            if rows_out.start >= rows_out.stop or cols_out.start >= cols_out.stop:
+                continue
+            out[..., rows_out, cols_out].addcmul_(h[..., rows_in, cols_in], taps[..., dy, dx])
+    return out
 
 
-def finish_conv_layer(h: Tensor, architecture: Architecture) -> Tensor:
-    """Activation then max pooling (``architecture.pool``) after a conv layer."""
-    h = activation_function(architecture.activation)(h)
-    return F.max_pool2d(h, architecture.pool) if architecture.pool > 1 else h
+def max_pool(h: Tensor, pool: int) -> Tensor:
+    """Max pooling of the last two axes, as ``F.max_pool2d(h, pool)``: ``pool x pool`` windows at
+    stride ``pool``, remainders dropped, NaN propagated.
+
+    Args:
+        h: ``[*L, H, W]``.
+        pool: the window's side (1: ``h`` itself).
+
+    Returns:
+        ``[*L, H // pool, W // pool]``.
+
+    Computed as element-wise maxima of strided views (exact; faster on the CPU, see
+    docs/design_notes.md), except while autograd records ``h``: then with ``F.max_pool2d``, which
+    sends a tie's gradient to one element (as ``torch.nn.MaxPool2d``) where ``torch.maximum`` would
+    split it.
+    """
+    if pool == 1:
+        return h
+    if _records_gradient(h):
+        if h.dim() == 4:
+            return F.max_pool2d(h, pool)
+        return F.max_pool2d(h.flatten(0, -3), pool).unflatten(0, h.shape[:-2])
+    height, width = h.shape[-2] // pool, h.shape[-1] // pool
+    h = h[..., : height * pool, : width * pool]
+    rows = h[..., 0::pool, :]
+    for offset in range(1, pool):
+        rows = torch.maximum(rows, h[..., offset::pool, :])
+    out = rows[..., 0::pool]
+    for offset in range(1, pool):
+        out = torch.maximum(out, rows[..., offset::pool])
+    return out
+
+
+def finish_conv_layer(
+    h: Tensor, architecture: Architecture, *, bias: Tensor | None = None, in_place: bool = False
+) -> Tensor:
+    """Activation then max pooling (``architecture.pool``) of a conv layer's pre-activations,
+    adding their bias first when it was left out.
+
+    Args:
+        h: ``[*L, H, W]`` pre-activations (``[B, c, H, W]`` in a module, ``[g, c, s, H, W]`` or
+            ``[s, g * c, H, W]`` in the batched forward), without the bias when ``bias`` is given.
+        architecture: gives the activation and the pool.
+        bias: ``None``, or the bias, broadcasting against ``h`` (e.g. ``[g, c, 1, 1, 1]``).
+        in_place: ``h`` may be overwritten (the caller no longer needs it).
+
+    Returns:
+        ``[*L, H // pool, W // pool]``: ``max_pool(activation(h + bias))``.
+
+    With a non-decreasing activation (:data:`MONOTONE_ACTIVATIONS`) and no gradient recorded, the
+    pooling comes first: ``max(f(x + b)) = f(max(x) + b)`` exactly (rounding is monotone too), so
+    the bias and the activation touch a ``pool^2``-th of the values. Under autograd the order is as
+    written, so that gradients go where ``torch.nn.MaxPool2d`` sends them.
+    """
+    name, pool = architecture.activation, architecture.pool
+    recording = _records_gradient(h) or (bias is not None and _records_gradient(bias))
+    in_place = in_place and not recording
+    if name in MONOTONE_ACTIVATIONS and not recording:
+        h = max_pool(h, pool)
+        fresh = in_place or pool > 1  # the pooled maps are a new tensor
+        if bias is not None:
+            h = h.add_(bias) if fresh else h + bias
+        return activation_function(name, in_place=fresh)(h)
+    if bias is not None:
+        h = h + bias
+    return max_pool(activation_function(name, in_place=in_place)(h), pool)
+
+
+def _records_gradient(t: Tensor) -> bool:
+    return torch.is_grad_enabled() and t.requires_grad
 
 
 def junction_inputs(h: Tensor, architecture: Architecture) -> Tensor:
@@ -166,7 +285,7 @@ def embedding_layer_outputs(
     for index in range(arch.n_conv):
         layer = layers[index]
         pointwise = generate_weight(z_prev, layer["embeddings"], arch.sigma).T
-        h = finish_conv_layer(separable_conv(h, pointwise, layer["kernels"], layer["bias"]), arch)
+        h = finish_conv_layer(separable_conv(h, pointwise, layer["kernels"], layer["bias"]), arch, in_place=True)
         z_prev = layer["embeddings"]
         yield index, h, z_prev
     if arch.n_conv:

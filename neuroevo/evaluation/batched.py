@@ -35,19 +35,14 @@ from neuroevo.evaluation.stacking import (
     stack_genomes,
 )
 from neuroevo.genomes import EmbeddingGenome, Genome
+from neuroevo.validation import check_int
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
-# CPU work sizes, from a sweep on a 2-core AVX2 machine (64 x 784-400-10, chunks of 128..1024
-# samples, tiles of 0.5..16 MiB): chunks of 256 samples and tiles of 2..4 MiB of activations were
-# fastest (cache resident); larger ones run the hidden GEMM from memory.
+# CPU work sizes (how they were chosen: docs/design_notes.md). Chunks of samples and tiles of
+# activations that stay cache resident:
 CPU_SAMPLES_PER_CHUNK = 256
 CPU_TILE_BYTES = 4 * 2**20
-# Compute-bound buckets get tiles of 64 MiB: a dense first layer on the pixels (direct genomes;
-# 64 x 784-400-10 on 2,500 images, busy 2-core machine, OpenMP's default spin-waiting: 4.9-6.6 s
-# with 4 MiB tiles, 3.8-4.2 s with 32 MiB; with OMP_WAIT_POLICY=PASSIVE every size from 4 to
-# 64 MiB took 2.2-2.7 s, as did embedding genomes' tiles from 2 to 64 MiB),
-# and conv networks, tiled as whole buckets (16 x 1x28x28-20c-40c-100-10, one thread: tiles of 16
-# genomes x 8..64 samples at 150-210 us per genome and sample). See docs/RESULTS.md, issue 13.
+# Compute-bound buckets (a dense first layer on the pixels; conv networks, tiled as whole buckets):
 CPU_LARGE_TILE_BYTES = 64 * 2**20
 
 
@@ -99,9 +94,9 @@ def evaluate_population(
     data = as_dataset(data)
     metrics = check_metrics(metrics)
     images, labels = _check_data(genomes, data)
-    _check_positive("memory_budget", memory_budget)
+    check_int("memory_budget", memory_budget)
     if batch_size is not None:
-        _check_positive("batch_size", batch_size)
+        check_int("batch_size", batch_size)
     device = torch.device(device) if device is not None else images.device
     n_samples = len(labels)
     buckets = bucket_genomes(genomes)
@@ -171,11 +166,6 @@ def _plan(
         tile_bytes=CPU_TILE_BYTES if on_cpu else None,
         large_tile_bytes=CPU_LARGE_TILE_BYTES if on_cpu else None,
     )
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_data(genomes: Sequence[Genome], data: Any) -> tuple[Tensor, Tensor]:

@@ -1,30 +1,31 @@
 """The batched forward: logits of every genome of a :class:`GenomeStack` on one chunk of data.
 
-Layouts: separable conv activations ``[g, c, s, H, W]`` (genome major: a pointwise layer is one
-batched product over the whole tile, the depthwise kernels are ``k * k`` shifted multiply-adds
-with one scalar per genome and channel, pooling is a maximum of strided views; PyTorch's CPU
-convolutions run these small grouped shapes at a few GFLOP/s); standard conv activations
-``[s, g * c, H, W]`` (the population's channels side by side, so a conv layer is one grouped
-convolution); dense activations ``[g, features, s]`` (features by samples),
-so the output layer is a batched product with the few classes as rows, which BLAS runs far faster
-than with them as columns. The first layer of a dense network is ONE matrix product for the whole
-stack: ``[g * n, k] @ [k, s]``, where ``k`` is the pixels (dense form) or the shared projection
-``Z_in^T x^T`` (factored form, computed once per chunk for every stack on that input encoding).
+Layouts:
+
+* separable conv activations ``[g, c, s, H, W]`` (genome major): a pointwise layer is one batched
+  product over the whole tile; the depthwise step and the pooling are
+  :func:`~neuroevo.decoding.functional.depthwise_conv` and
+  :func:`~neuroevo.decoding.functional.finish_conv_layer`, as in a decoded module;
+* standard conv activations ``[s, g * c, H, W]``: the population's channels side by side, so a
+  conv layer is one grouped convolution;
+* dense activations ``[g, features, s]`` (features by samples), so the output layer is a batched
+  product with the few classes as rows. The first layer of a dense network is ONE matrix product
+  for the whole stack: ``[g * n, k] @ [k, s]``, where ``k`` is the pixels (dense form) or the
+  shared projection ``Z_in^T x^T`` (factored form, computed once per chunk for every stack on that
+  input encoding).
+
+Why these layouts: docs/design_notes.md.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from neuroevo.architecture import Architecture
-from neuroevo.decoding.functional import activation_function, finish_conv_layer, junction_inputs
+from neuroevo.decoding.functional import activation_function, depthwise_conv, finish_conv_layer, junction_inputs
 from neuroevo.evaluation.stacking import ConvOperands, DenseOperands, GenomeStack, SharedRows
-
-_IN_PLACE_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu_, "tanh": torch.tanh_}
 
 
 class FlopCounter:
@@ -104,9 +105,9 @@ def stack_logits(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter)
         ``[g, n_classes, s]`` logits.
     """
     arch = stack.architecture
-    activate = _IN_PLACE_ACTIVATIONS.get(arch.activation, activation_function(arch.activation))
+    activate = activation_function(arch.activation, in_place=True)
     if arch.n_conv and arch.conv_style == "separable":
-        h = _separable_features(stack, inputs, counter, activate)
+        h = _separable_features(stack, inputs, counter)
         layers = stack.dense
     elif arch.n_conv:
         h = _conv_features(stack, inputs, counter).permute(1, 2, 0)  # [g, features, s]
@@ -155,9 +156,7 @@ def _dense_layer(layer: DenseOperands, h: Tensor, counter: FlopCounter) -> Tenso
     return torch.baddbmm(bias, layer.z_next, torch.bmm(layer.z_prev.transpose(1, 2), h))
 
 
-def _separable_features(
-    stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter, activate: Callable[[Tensor], Tensor]
-) -> Tensor:
+def _separable_features(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter) -> Tensor:
     """Separable conv layers in the ``[g, c, s, H, W]`` layout, then the junction: ``[g, features, s]``
     (features channel major, as ``torch.flatten`` of ``[c, h, w]``; ``"gap"``: ``[g, c, s]``)."""
     arch = stack.architecture
@@ -173,7 +172,7 @@ def _separable_features(
             if index == 0:
                 h = inputs.images.reshape(s, c, height, width).transpose(0, 1).unsqueeze(0)  # [1, C, s, H, W]
             h = _separable_layer(layer, h, k, counter)
-        h = _finish_conv_layer(h, bias, arch, activate)
+        h = finish_conv_layer(h, arch, bias=bias, in_place=True)
         height, width = h.shape[-2:]
     if arch.junction == "gap":
         return h.mean(dim=(3, 4))
@@ -193,26 +192,11 @@ def _fused_first_layer(layer: ConvOperands, patches: Tensor, s: int, height: int
     """The first separable layer of ``g`` genomes on the shared image as ONE product: each output
     channel's pointwise weights times its kernel (``[g c_out, c_in k k]``) by the patches
     (``[c_in k k, s H W]``): ``[g, c_out, s, H, W]``, WITHOUT the bias (added after pooling, on a
-    quarter of the values, by :func:`_finish_conv_layer`)."""
+    quarter of the values, by :func:`~neuroevo.decoding.functional.finish_conv_layer`)."""
     g, c_out, c_in = layer.weight.shape
     fused = (layer.weight.unsqueeze(-1) * layer.kernels.reshape(g, c_out, 1, -1)).reshape(g * c_out, -1)
     counter.add_matmul(1, g * c_out, fused.shape[1], patches.shape[1])
     return (fused @ patches).view(g, c_out, s, height, width)
-
-
-#: Activations that never decrease, so that max pooling commutes with them (and with adding a bias).
-_MONOTONE = ("relu", "tanh")
-
-
-def _finish_conv_layer(h: Tensor, bias: Tensor | None, arch: Architecture,
-                       activate: Callable[[Tensor], Tensor]) -> Tensor:
-    """Bias (when not yet added), activation and max pooling of a conv layer's ``[g, c, s, H, W]``
-    output. For a non-decreasing activation the pooling comes first (``max(f(x + b)) = f(max(x) + b)``
-    exactly, as rounding is monotone too), so bias and activation touch a ``pool^2``-th of the values."""
-    if arch.activation in _MONOTONE:
-        h = _max_pool(h, arch.pool)
-        return activate(h if bias is None else h.add_(bias))
-    return _max_pool(activate(h if bias is None else h + bias), arch.pool)
 
 
 def _separable_layer(layer: ConvOperands, h: Tensor, k: int, counter: FlopCounter) -> Tensor:
@@ -229,47 +213,7 @@ def _separable_layer(layer: ConvOperands, h: Tensor, k: int, counter: FlopCounte
         mixed = torch.bmm(layer.weight, h.reshape(g, c_in, -1)).view(g, c_out, s, height, width)
         counter.add_matmul(g, c_out, c_in, s * height * width)
     counter.total += 2 * g * c_out * k * k * s * height * width
-    return _depthwise(mixed, layer.kernels, layer.bias)
-
-
-def _depthwise(mixed: Tensor, taps: Tensor, bias: Tensor) -> Tensor:
-    """``[g, c, s, H, W]`` -> ``[g, c, s, H, W]``: each channel's ``k x k`` taps ``[g, c, k, k]``
-    over its own map ("same" zero padding), plus ``bias [g, c]``: the centre tap over the whole map,
-    every other tap over the rectangle its shifted window covers."""
-    g, c, k = taps.shape[0], taps.shape[1], taps.shape[-1]
-    height, width = mixed.shape[-2:]
-    pad = k // 2
-    scale = taps.reshape(g, c, 1, 1, 1, k, k)
-    out = torch.addcmul(bias.reshape(g, c, 1, 1, 1), mixed, scale[..., pad, pad])
-    for dy in range(k):
-        for dx in range(k):
-            if (dy, dx) == (pad, pad):
-                continue
-            oy, ox = dy - pad, dx - pad  # output (y, x) reads input (y + oy, x + ox)
-            rows_out = slice(max(0, -oy), height - max(0, oy))
-            cols_out = slice(max(0, -ox), width - max(0, ox))
-            rows_in = slice(max(0, oy), height + min(0, oy))
-            cols_in = slice(max(0, ox), width + min(0, ox))
-            if rows_out.start >= rows_out.stop or cols_out.start >= cols_out.stop:
-                continue
-            out[..., rows_out, cols_out].addcmul_(mixed[..., rows_in, cols_in], scale[..., dy, dx])
-    return out
-
-
-def _max_pool(h: Tensor, pool: int) -> Tensor:
-    """Max pooling of the last two axes by ``pool`` (remainders dropped, as ``F.max_pool2d``), as
-    element-wise maxima of strided views (exact; NaN propagates)."""
-    if pool == 1:
-        return h
-    height, width = h.shape[-2] // pool, h.shape[-1] // pool
-    h = h[..., : height * pool, : width * pool]
-    rows = h[..., 0::pool, :]
-    for offset in range(1, pool):
-        rows = torch.maximum(rows, h[..., offset::pool, :])
-    out = rows[..., 0::pool]
-    for offset in range(1, pool):
-        out = torch.maximum(out, rows[..., offset::pool])
-    return out
+    return depthwise_conv(mixed, layer.kernels.unsqueeze(2), layer.bias.unsqueeze(2))
 
 
 def _conv_features(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounter) -> Tensor:
@@ -282,7 +226,7 @@ def _conv_features(stack: GenomeStack, inputs: SharedInputs, counter: FlopCounte
     for index, layer in enumerate(stack.conv):
         h = _conv_layer(layer, h, arch, shared_input=index == 0)
         counter.total += _conv_flops(layer, s, height, width)
-        h = finish_conv_layer(h, arch)
+        h = finish_conv_layer(h, arch, in_place=True)
         height, width = h.shape[2:]
     c = stack.widths[arch.n_conv - 1]
     return junction_inputs(h.reshape(s * g, c, height, width), arch).view(s, g, -1)

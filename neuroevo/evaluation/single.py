@@ -17,6 +17,7 @@ from neuroevo.architecture import Architecture
 from neuroevo.data import Dataset, as_dataset
 from neuroevo.decoding import decode
 from neuroevo.genomes import Genome
+from neuroevo.validation import check_int
 
 
 #: Samples per forward call of the reference path.
@@ -83,8 +84,7 @@ def evaluate_module(
         ValueError: malformed or empty data, or a non-positive batch size.
     """
     images, labels = data_tensors(data)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     device = next(module.parameters()).device
     was_training = module.training
     module.eval()
@@ -125,9 +125,20 @@ def evaluate_genome(
     return evaluate_module(decode(genome, device), (images, labels), batch_size=batch_size)
 
 
+def check_feed_forward(architecture: Architecture) -> None:
+    """Raise ``ValueError`` for a recurrent architecture: classification scores one image at a
+    time, which would silently drop the recurrent weights."""
+    if architecture.recurrent_layers:
+        raise ValueError(
+            f"architecture {architecture.spec} is recurrent: it steps through sequences, so it is scored as a "
+            "controller (populations.rollouts) or by decoding it and running sequences, not on images"
+        )
+
+
 def check_fits_images(architecture: Architecture, images: Tensor, labels: Tensor) -> None:
-    """Raise ``ValueError`` unless networks of ``architecture`` take ``images [N, ...]`` (as many
-    values per sample as inputs) and every label is one of their classes."""
+    """Raise ``ValueError`` unless networks of ``architecture`` are feed-forward, take
+    ``images [N, ...]`` (as many values per sample as inputs) and every label is one of their classes."""
+    check_feed_forward(architecture)
     if images[0].numel() != architecture.n_inputs_flat:
         raise ValueError(
             f"images of shape {tuple(images.shape[1:])} do not fit architecture {architecture.spec} "
@@ -142,8 +153,10 @@ def check_genome_fits_data(architecture: Architecture, dataset: Dataset) -> None
     """Raise ``ValueError`` unless networks of ``architecture`` can classify ``dataset``.
 
     A dense-first network needs as many inputs as the images have values; a conv network needs
-    the images' exact ``(C, H, W)``; the number of output neurons must equal the number of classes.
+    the images' exact ``(C, H, W)``; the number of output neurons must equal the number of classes;
+    recurrent networks are refused (:func:`check_feed_forward`).
     """
+    check_feed_forward(architecture)
     data_shape = dataset.input_shape
     if architecture.n_conv:
         if tuple(architecture.input_shape) != tuple(data_shape):

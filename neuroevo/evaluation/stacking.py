@@ -195,9 +195,8 @@ def share_first_layer_rows(stack: GenomeStack, bounds: Sequence[tuple[int, int]]
 
 def _distinct_lower_bound(stack: GenomeStack) -> int:
     """At least how many distinct first-layer records ``stack`` has: the number of distinct values
-    of their first incoming weight, since equal records agree there too. One sort of one column
-    instead of whole rows (a direct 784-400 layer of 64 genomes: 25,600 rows of 785 values, whose
-    exact search took about a second on one core, and a search over rows of five values 0.1 s)."""
+    of their first incoming weight, since equal records agree there too (one sort of one column
+    instead of whole rows; docs/design_notes.md)."""
     layer = stack.dense[0]
     g, n = layer.bias.shape
     first_weights = (layer.z_next if layer.factored else layer.matrix).reshape(g * n, -1)[:, 0]

@@ -20,6 +20,7 @@ from neuroevo.fitting.least_squares import AlternatingLeastSquares
 from neuroevo.fitting.objective import EmbeddingFactors, layer_mse, objective, reference_weights
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
 from neuroevo.neurons import NeuronSet
+from neuroevo.validation import check_choice, check_int, check_positive
 
 FIT_METHODS = ("als", "adam", "als+adam")
 
@@ -90,8 +91,7 @@ def fit_to_reference(
     """Fit an embedding genome of width ``d`` to a reference direct genome (eq. 4).
 
     Methods: ``"als"`` (closed-form alternating least squares, ``sigma = identity`` only; the
-    default for it: on MNIST it fits better than Adam at every ``d``, in seconds, and Adam after
-    it changes little; see docs/RESULTS.md),
+    default for it, see docs/design_notes.md),
     ``"adam"`` (Adam on eq. 4 from a random genome, the paper's method), ``"als+adam"`` (ALS,
     then Adam from the ALS solution, keeping the best iterate; the default for
     ``sigma != identity``, where ALS fits ``sigma^{-1}(W)`` to give Adam its start).
@@ -117,23 +117,27 @@ def fit_to_reference(
     Raises:
         ValueError: a standard-conv reference, an input encoding that does not match the
             reference (number of inputs, positions, width ``d``), an unknown method, ``"als"``
-            with ``sigma != identity``; raised before any fitting.
+            with ``sigma != identity``, neither ``d`` nor ``input_encoding``, a ``d`` or
+            ``als_sweeps`` that is not a positive (non-negative) integer, negative ``steps``, a
+            ``lr`` that is not positive; raised before any fitting.
     """
     if not isinstance(reference, DirectGenome):
         raise ValueError(f"the reference must be a direct genome, got {type(reference).__name__}")
     architecture = fitted_architecture(reference.architecture, junction)
     if method is None:
         method = "als" if architecture.sigma == "identity" else "als+adam"
-    if method not in FIT_METHODS:
-        raise ValueError(f"unknown fit method {method!r}; choose one of {', '.join(FIT_METHODS)}")
-    if steps < 0 or not lr > 0:
-        raise ValueError(f"steps must be >= 0 and lr positive, got steps={steps}, lr={lr}")
+    check_choice("fit method", method, FIT_METHODS)
+    check_int("steps", steps, minimum=0)
+    check_positive("lr", lr)
+    check_int("als_sweeps", als_sweeps, minimum=0)
     if method == "als" and architecture.sigma != "identity":
         raise ValueError(
             f"ALS alone minimises eq. 4 only for sigma = identity, not {architecture.sigma!r}; use als+adam or adam"
         )
-    if input_encoding is None and (d is None or isinstance(d, bool) or not isinstance(d, int) or d < 1):
-        raise ValueError(f"give a positive embedding width d or an input encoding to build on (d={d!r})")
+    if d is None and input_encoding is None:
+        raise ValueError("give an embedding width d or an input encoding to build on")
+    if d is not None:
+        check_int("d", d)
     if input_encoding is not None and d is not None and input_encoding.d != d:
         raise ValueError(f"d={d} but the given input encoding has width {input_encoding.d}")
     targets = reference_weights(reference)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from neuroevo.validation import check_int
+from neuroevo.validation import check_choice, check_int, check_positive
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -43,10 +43,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "validate_every", "eval_batch_size"):
             check_int(name, getattr(self, name))
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if not self.max_lr > 0:
-            raise ValueError(f"max_lr must be positive, got {self.max_lr!r}")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_positive("max_lr", self.max_lr)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
