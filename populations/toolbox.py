@@ -18,7 +18,7 @@ mapped one item at a time, like the builtin ``map``. So ``eaSimple``, ``eaMuPlus
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import torch
 from deap import base
@@ -27,9 +27,20 @@ from neuroevo.data import Dataset
 from neuroevo.evaluation import OBJECTIVES, evaluate_population
 from neuroevo.genomes import Genome
 
-__all__ = ["BatchedEvaluation", "BatchedMap", "register_batched_evaluation"]
+__all__ = ["BatchedEvaluation", "BatchedMap", "PopulationEvaluation", "register_batched_evaluation"]
 
 FitnessValues = tuple[float, ...]
+
+
+class PopulationEvaluation(Protocol):
+    """A fitness function that can score a whole list at once (:class:`BatchedEvaluation` on a data
+    set, :class:`populations.rollouts.RolloutEvaluation` on a control task)."""
+
+    def batch(self, individuals: Sequence[Any]) -> list[FitnessValues]:
+        """One fitness tuple per individual, in order."""
+
+    def __call__(self, individual: Any) -> FitnessValues:
+        """The fitness tuple of one individual."""
 
 
 class BatchedEvaluation:
@@ -104,7 +115,7 @@ class BatchedMap:
 
     def __init__(
         self,
-        evaluation: BatchedEvaluation,
+        evaluation: PopulationEvaluation,
         evaluate_batch: Callable[[list[Any]], list[FitnessValues]] | None = None,
     ) -> None:
         self.evaluation = evaluation
