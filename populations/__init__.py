@@ -9,7 +9,10 @@ its strategies, checkpoints.
   whole list in one batched pass).
 * :mod:`~populations.engine`: :func:`evolve` / :func:`resume`, the one generational loop, for any
   :class:`Strategy`; its :class:`EvolutionResult` carries a typed learning curve.
-* :mod:`~populations.strategies`: :class:`EaSimple`, :class:`Memetic`, :class:`ESP`.
+* :mod:`~populations.strategies`: :class:`EaSimple`, :class:`Memetic`, :class:`ESP`, :class:`CoSyNE`.
+* :mod:`~populations.rollouts`, :mod:`~populations.control`: control tasks as fitness (batched
+  rollouts as ``toolbox.map``) and one gradient-free run on a control task (:func:`run_control`;
+  not imported here: they need the control environments).
 * :mod:`~populations.learning`, :mod:`~populations.variation`: the learning step and the
   variation arms of memetic evolution.
 * :mod:`~populations.memetic`, :mod:`~populations.neuron_evolution`, :mod:`~populations.specialists`:
@@ -39,7 +42,7 @@ from populations.memetic import MemeticSettings, run_memetic
 from populations.neuron_evolution import run_neuron_level
 from populations.rng import capture_rng_state, restore_rng_state, seed_everything
 from populations.specialists import class_shards, specialist_population
-from populations.strategies import ESP, EaSimple, Memetic, neuron_subpopulations
+from populations.strategies import ESP, CoSyNE, EaSimple, Memetic, neuron_subpopulations
 from populations.toolbox import BatchedEvaluation, BatchedMap, register_batched_evaluation
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "BatchedMap",
     "Checkpoint",
     "CheckpointError",
+    "CoSyNE",
     "CurvePoint",
     "DirectIndividual",
     "ESP",

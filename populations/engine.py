@@ -183,6 +183,7 @@ class _Schedule:
     extra: dict[str, Any] | None
     progress: bool
     on_generation: Callable[[GAState], None] | None
+    stop: Callable[[GAState], bool] | None
 
     def __post_init__(self) -> None:
         check_int("ngen", self.ngen, minimum=0)
@@ -201,6 +202,7 @@ def evolve(
     extra: dict[str, Any] | None = None,
     progress: bool = False,
     on_generation: Callable[[GAState], None] | None = None,
+    stop: Callable[[GAState], bool] | None = None,
 ) -> EvolutionResult:
     """Run generation 0 and ``ngen`` further generations of ``strategy`` from ``population``.
 
@@ -216,22 +218,25 @@ def evolve(
         extra: JSON-ready data stored in every checkpoint (e.g. the run's settings).
         progress: show a progress bar over generations.
         on_generation: called with the state after every generation (after its checkpoint).
+        stop: called after every generation, before its checkpoint; the run ends early when it
+            returns true (e.g. a task solved), and that generation is checkpointed.
 
     Returns:
-        An :class:`EvolutionResult` (``result.generation == ngen``).
+        An :class:`EvolutionResult` (``result.generation == ngen`` unless ``stop`` ended it).
 
     Raises:
         ValueError: a negative ``ngen``, a non-positive ``checkpoint_every``, or anything
             ``strategy.check`` refuses (before any work).
     """
-    schedule = _Schedule(ngen, checkpoint, checkpoint_every, extra, progress, on_generation)
+    schedule = _Schedule(ngen, checkpoint, checkpoint_every, extra, progress, on_generation, stop)
     strategy.check(population, toolbox)
     state = GAState(population, 0, tools.Logbook(), halloffame)
     state.logbook.header = [*BASE_FIELDS, *strategy.logbook_fields]
     record = strategy.start(state, toolbox)
     if record is not None:
         state.logbook.record(gen=0, **record)
-        _after_generation(state, schedule)
+        if _after_generation(state, schedule):
+            return _result(state)
     return _run(strategy, state, toolbox, schedule)
 
 
@@ -245,6 +250,7 @@ def resume(
     extra: dict[str, Any] | None = None,
     progress: bool = False,
     on_generation: Callable[[GAState], None] | None = None,
+    stop: Callable[[GAState], bool] | None = None,
 ) -> EvolutionResult:
     """Continue a run from its checkpoint up to generation ``ngen``, writing further checkpoints to
     the same file (with ``extra``, by default the checkpoint's own). The global random number
@@ -257,19 +263,22 @@ def resume(
     """
     saved = load_checkpoint(checkpoint)
     schedule = _Schedule(ngen, checkpoint, checkpoint_every, saved.extra if extra is None else extra, progress,
-                         on_generation)
+                         on_generation, stop)
     strategy.check(saved.state.population, toolbox)
     restore_rng_state(saved.rng_state)
     strategy.restore(saved.state)
     return _run(strategy, saved.state, toolbox, schedule)
 
 
-def _after_generation(state: GAState, schedule: _Schedule) -> None:
+def _after_generation(state: GAState, schedule: _Schedule) -> bool:
+    """Checkpoint when due, call back; returns whether the run stops here."""
+    stopping = schedule.stop is not None and bool(schedule.stop(state))
     if schedule.checkpoint is not None and (state.generation % schedule.checkpoint_every == 0
-                                            or state.generation == schedule.ngen):
+                                            or state.generation == schedule.ngen or stopping):
         save_checkpoint(schedule.checkpoint, state, extra=schedule.extra)
     if schedule.on_generation is not None:
         schedule.on_generation(state)
+    return stopping
 
 
 def _run(strategy: Strategy, state: GAState, toolbox: base.Toolbox, schedule: _Schedule) -> EvolutionResult:
@@ -278,9 +287,11 @@ def _run(strategy: Strategy, state: GAState, toolbox: base.Toolbox, schedule: _S
     while state.generation < schedule.ngen:
         state.generation += 1
         state.logbook.record(gen=state.generation, **strategy.generation(state, toolbox))
-        _after_generation(state, schedule)
+        stopping = _after_generation(state, schedule)
         bar.update()
         bar.set_postfix(best=f"{state.logbook[-1]['max']:.4g}")
+        if stopping:
+            break
     bar.close()
     return _result(state)
 

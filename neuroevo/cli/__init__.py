@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "neuroevo.cli.sweep_commands",
     "neuroevo.cli.evolve_commands",
     "neuroevo.cli.ga_commands",
+    "neuroevo.cli.control_commands",
 )
 
 #: Settings no ``--config`` file may hold: the file itself, and where and how this invocation writes.

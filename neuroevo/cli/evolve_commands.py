@@ -21,7 +21,6 @@ Everything goes into the output folder:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -35,9 +34,11 @@ from neuroevo.cli.runs import (
     SETTINGS_FILE,
     add_holdout_arguments,
     add_running_arguments,
+    add_settings_arguments,
     fitness_split,
     open_run_folder,
     run_settings,
+    settings_dataclass,
     warn_ignored,
 )
 from neuroevo.evaluation import evaluate_genome
@@ -51,8 +52,6 @@ from populations.variation import VARIATIONS
 
 #: Flags a resumed run takes from the command line; every other one given is ignored, with a warning.
 RESUME_FLAGS = {"no_test", "device", "memory_budget"}
-#: The recipe's settings, each a flag named after its field (``steps`` -> ``--steps``).
-RECIPE_FIELDS = tuple(field.name for field in dataclasses.fields(MemeticSettings))
 _HELP = {
     "architecture": "layer spec",
     "d": "embedding width",
@@ -76,7 +75,7 @@ _HELP = {
 
 def recipe_settings(settings: dict[str, Any]) -> MemeticSettings:
     """The :class:`MemeticSettings` of a run's settings (unset fields keep the recipe's defaults)."""
-    return MemeticSettings(**{name: settings[name] for name in RECIPE_FIELDS if settings.get(name) is not None})
+    return settings_dataclass(MemeticSettings, settings)
 
 
 def run_evolve(args: argparse.Namespace) -> int:
@@ -130,10 +129,6 @@ def run_evolve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _flag_type(default: Any) -> Any:
-    return type(default) if isinstance(default, (int, float, str)) and not isinstance(default, bool) else str
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evolve`` command to ``subparsers``."""
     parser = subparsers.add_parser(
@@ -150,12 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_arguments(parser)
     add_holdout_arguments(parser)
     recipe = parser.add_argument_group("the recipe (defaults: populations.memetic.MemeticSettings)")
-    defaults = MemeticSettings()
-    for name in RECIPE_FIELDS:
-        default = getattr(defaults, name)
-        flag = "--arch" if name == "architecture" else "--" + name.replace("_", "-")
-        recipe.add_argument(flag, dest=name, type=_flag_type(default), default=None,
-                            help=f"{_HELP.get(name, name)} (default {default})")
+    add_settings_arguments(recipe, MemeticSettings, helps=_HELP, flags={"architecture": "--arch"})
     recipe.add_argument("--variation", choices=VARIATIONS, default="crossover",
                         help="crossover (with mutation), mutation-only, none (selection and learning only) or "
                              "independent (no selection)")

@@ -5,11 +5,14 @@ the holdout split and the flags for running (device, progress, output)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 from neuroevo.cli.options import load_data
 from neuroevo.data import Dataset, train_holdout_split
@@ -17,7 +20,8 @@ from neuroevo.files import atomic_write
 
 __all__ = [
     "BEST_FILE", "CHECKPOINT_FILE", "LOGBOOK_FILE", "PLOT_FILE", "SETTINGS_FILE", "RunFolder",
-    "add_holdout_arguments", "add_running_arguments", "fitness_split", "open_run_folder", "run_settings",
+    "add_holdout_arguments", "add_running_arguments", "add_settings_arguments", "fitness_split", "open_run_folder",
+    "run_settings", "settings_dataclass",
 ]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -25,6 +29,8 @@ SETTINGS_FILE = "settings.json"
 LOGBOOK_FILE = "logbook.csv"
 PLOT_FILE = "fitness.png"
 BEST_FILE = "best.safetensors"
+
+SettingsT = TypeVar("SettingsT")
 
 #: Destinations that are never part of a run's settings: how argparse and this invocation run.
 INVOCATION_FLAGS = frozenset({"config", "command", "func", "given_flags", "output", "resume", "no_progress"})
@@ -46,9 +52,11 @@ class RunFolder:
 
     @property
     def checkpoint(self) -> Path:
+        """The run's checkpoint file."""
         return self.folder / CHECKPOINT_FILE
 
     def path(self, name: str) -> Path:
+        """The file ``name`` in the folder."""
         return self.folder / name
 
     def stored_settings(self) -> dict[str, Any]:
@@ -123,3 +131,57 @@ def add_running_arguments(group: argparse._ArgumentGroup, *, resume_help: str) -
     group.add_argument("--resume", action="store_true", help=resume_help)
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
     group.add_argument("-o", "--output", required=True, help="output folder")
+
+
+def _flag_type(hint: Any) -> Any:
+    """The argparse ``type`` of a settings field annotated ``hint``: ``int``, ``float`` or ``str``,
+    also inside ``X | None``; anything else is parsed as ``str``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        given = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        hint = given[0] if len(given) == 1 else str
+    return hint if hint in (int, float, str) else str
+
+
+def add_settings_arguments(
+    group: argparse._ArgumentGroup,
+    settings_class: type,
+    *,
+    helps: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
+    choices: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[str, ...]:
+    """One flag per field of the dataclass ``settings_class``, named after it (``batch_size`` ->
+    ``--batch-size``), typed by its annotation, defaulting to ``None`` (unset: the dataclass's
+    default, which the help shows; see :func:`settings_dataclass`).
+
+    Args:
+        group: where the flags go.
+        settings_class: a dataclass whose every field has a default.
+        helps: per field, the help text (default: the field's name).
+        flags: per field, a flag name other than the derived one (e.g. ``{"architecture": "--arch"}``).
+        choices: per field, the values the flag accepts.
+
+    Returns:
+        The field names, in the dataclass's order (each flag's destination is its field's name).
+    """
+    helps, flags, choices = helps or {}, flags or {}, choices or {}
+    hints = typing.get_type_hints(settings_class)
+    defaults = settings_class()
+    names = tuple(field.name for field in dataclasses.fields(settings_class))
+    for name in names:
+        default = getattr(defaults, name)
+        group.add_argument(flags.get(name, "--" + name.replace("_", "-")), dest=name, type=_flag_type(hints[name]),
+                           choices=choices.get(name), default=None,
+                           help=f"{helps.get(name, name)} (default {default})")
+    return names
+
+
+def settings_dataclass(settings_class: type[SettingsT], settings: Mapping[str, Any]) -> SettingsT:
+    """The dataclass ``settings_class`` of a run's settings: each field from ``settings`` where it is
+    given and not ``None``, else the dataclass's default; other keys are ignored.
+
+    Raises:
+        ValueError: whatever the dataclass refuses.
+    """
+    return settings_class(**{field.name: settings[field.name] for field in dataclasses.fields(settings_class)
+                             if settings.get(field.name) is not None})

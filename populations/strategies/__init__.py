@@ -3,11 +3,13 @@
 * :class:`EaSimple`: DEAP's ``eaSimple`` (select, ``varAnd``, evaluate).
 * :class:`Memetic`: every child learns (``toolbox.learn``) before it is scored.
 * :class:`ESP`: neuron-level evolution of slot subpopulations of neuron records.
+* :class:`CoSyNE`: whole networks whose neuron records are permuted across the population.
 """
 
+from populations.strategies.cosyne import COSYNE_VARIATIONS, CoSyNE, permute_records
 from populations.strategies.ea_simple import EaSimple, fitness_record
 from populations.strategies.esp import ESP, NEURON_VARIATIONS, neuron_subpopulations
 from populations.strategies.memetic import ORDERS, Memetic, prediction_disagreement
 
-__all__ = ["ESP", "NEURON_VARIATIONS", "ORDERS", "EaSimple", "Memetic", "fitness_record", "neuron_subpopulations",
-           "prediction_disagreement"]
+__all__ = ["COSYNE_VARIATIONS", "CoSyNE", "ESP", "NEURON_VARIATIONS", "ORDERS", "EaSimple", "Memetic", "fitness_record",
+           "neuron_subpopulations", "permute_records", "prediction_disagreement"]
