@@ -22,7 +22,13 @@ Arms, timed in one process, interleaved, ``--repeats`` times (medians reported):
   ``_evaluate_batch`` runs ``torch.func.vmap`` over ``make_functional_module(net)`` on the
   population's flat parameter vectors, ``--peer-batch`` images per call (skipped, with a message,
   when EvoTorch is not installed: ``pip install --no-deps evotorch==0.6.1``, the ``bench`` extra);
-* ``probe``: a square float32 GEMM (``--probe-size``), the machine's matmul peak right now.
+* ``probe``: a square GEMM in the evaluator's precision (:data:`EVALUATOR_DTYPE`), the device's
+  matmul peak right now. Its size is found first (:func:`size_probe`): the GEMM grows from
+  ``--probe-start`` by doubling until its throughput stops improving (by less than
+  :data:`PLATEAU` from one size to the next) or ``--probe-cap`` is reached (default 8192 on CUDA,
+  4096 on the CPU), each size timed over enough back-to-back products that one timing lasts
+  ``--probe-seconds`` (launch and synchronisation overhead negligible); ``--probe-size`` fixes
+  the size instead. A small probe on a large GPU is launch-bound and would understate the peak.
 
 Every arm computes accuracy and mean cross-entropy; accuracies must agree across arms (at most
 :data:`AGREEMENT_SAMPLES` samples apart, a near-tie may flip between summation orders). Per arm and
@@ -33,7 +39,9 @@ activations are not re-faulted on every call; ``default``: glibc's defaults).
 
 FLOPs are 2 per multiply-add of matrix products and convolutions: for the batched arms, what
 :func:`evaluate_population` counted; for the peers, their dense arithmetic (the same count for
-direct genomes). ``fraction_of_probe`` is (FLOPs / median seconds) / probe rate.
+direct genomes). ``fraction_of_probe`` is (FLOPs / median seconds) / the probe's median rate in
+the same repeats; ``share_of_peak`` is (FLOPs / median seconds) / the device's measured peak, the
+highest rate any probe timing reached (sizing included): at most 1 for work the device can do.
 
 ``--scale`` also scores populations of ``--scale-populations`` FC embedding genomes on the FC
 images within ``--scale-budget`` bytes, each in a fresh subprocess whose peak resident memory is
@@ -72,13 +80,18 @@ from neuroevo.decoding.equivalent import direct_equivalent
 from neuroevo.evaluation import evaluate_population
 from neuroevo.files import atomic_write
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
-from neuroevo.provenance import provenance
+from neuroevo.provenance import portable_path, provenance
 
 FC_ARCH = "784-400-10"
 CONV_ARCH = "1x28x28-20c-40c-100-10"
 SECTION = "## Population evaluation against peers (issue 13)"
 AGREEMENT_SAMPLES = 2
 GIB = 2**30
+#: The precision of the evaluator's products (:func:`~neuroevo.evaluation.stacking.stack_genomes`
+#: stacks every genome in float32), and so of the probe.
+EVALUATOR_DTYPE = torch.float32
+#: The probe stops growing when doubling its size improves its throughput by less than this.
+PLATEAU = 0.05
 
 
 # ------------------------------------------------------------------ set-up
@@ -93,7 +106,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workloads", default="fc,conv", help="comma-separated: fc, conv (or none)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--probe-size", type=int, default=2048)
+    parser.add_argument("--probe-size", type=int, help="fix the probe GEMM's size (default: sized to the device)")
+    parser.add_argument("--probe-start", type=int, default=256, help="smallest probe size tried")
+    parser.add_argument("--probe-cap", type=int, help="largest probe size tried (default 8192 on CUDA, 4096 on CPU)")
+    parser.add_argument("--probe-seconds", type=float, default=0.2, help="least duration of one probe timing")
     parser.add_argument("--peer-batch", type=int, default=1000, help="images per forward of the loop and EvoTorch")
     parser.add_argument("--allocator", choices=("retain", "default"), default="retain")
     parser.add_argument("--device", default="cpu")
@@ -273,6 +289,55 @@ def timed(fn: Callable[[], object]) -> tuple[object, dict[str, float]]:
                    "minor_faults": after.ru_minflt - before.ru_minflt}
 
 
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_rate(n: int, device: torch.device, dtype: torch.dtype = EVALUATOR_DTYPE,
+              min_seconds: float = 0.2) -> tuple[float, int]:
+    """Throughput of an ``[n, n] @ [n, n]`` product on ``device`` in ``dtype``, in FLOP/s (2 per
+    multiply-add), and the number of back-to-back products timed: doubled from 1 until one timing
+    (synchronised on CUDA) lasts at least ``min_seconds``, after one untimed warm-up product."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=generator).to(device, dtype)
+    b = torch.randn(n, n, generator=generator).to(device, dtype)
+    torch.mm(a, b)
+    count = 1
+    while True:
+        _synchronise(device)
+        started = time.perf_counter()
+        for _ in range(count):
+            torch.mm(a, b)
+        _synchronise(device)
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            return 2 * n**3 * count / elapsed, count
+        count *= 2
+
+
+def size_probe(rate_of: Callable[[int], float], start: int, cap: int) -> tuple[int, list[dict]]:
+    """The probe's size: ``start``, doubled while the throughput ``rate_of(n)`` (FLOP/s) improves by
+    at least :data:`PLATEAU` and ``n`` stays within ``cap``.
+
+    Returns:
+        ``(size, steps)``: the size of the highest rate seen, and every size tried with its rate
+        (``[{"size", "gflops_per_second"}]``).
+    """
+    steps: list[dict] = []
+    n = start
+    while n <= cap:
+        rate = rate_of(n)
+        improving = not steps or rate >= (1 + PLATEAU) * max(step["gflops_per_second"] for step in steps) * 1e9
+        steps.append({"size": n, "gflops_per_second": rate / 1e9})
+        if not improving:
+            break
+        n *= 2
+    if not steps:
+        raise ValueError(f"probe start {start} is above its cap {cap}")
+    return max(steps, key=lambda step: step["gflops_per_second"])["size"], steps
+
+
 def measure(arms: dict[str, Callable[[], object]], repeats: int, label: str) -> dict[str, dict[str, list[float]]]:
     """Every arm ``repeats`` times, interleaved (a new order each repeat; probe: median of 3)."""
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in arms}
@@ -311,8 +376,9 @@ def scores_of(value) -> tuple[Tensor, Tensor]:
 
 
 def workload(name: str, arch: Architecture, args: argparse.Namespace, images: Tensor, labels: Tensor,
-             probe: Callable[[], object], probe_flops: int) -> dict:
-    """Measure every arm on one workload and summarise it."""
+             probe: Callable[[], object], probe_flops: int, sized_peak: float = 0.0) -> dict:
+    """Measure every arm on one workload and summarise it; ``probe()`` performs ``probe_flops``
+    FLOPs, ``sized_peak`` is the best probe rate of the sizing (FLOP/s)."""
     size = args.fc_population if name == "fc" else args.conv_population
     embedding = embedding_population(arch, args.d, size, args.seed)
     direct = [direct_equivalent(g) for g in embedding]
@@ -340,6 +406,7 @@ def workload(name: str, arch: Architecture, args: argparse.Namespace, images: Te
     profiles = {arm: profile_breakdown(arms[arm]) for arm in ("batched_embedding", "batched_direct")}
     median = {arm: {key: statistics.median(values) for key, values in s.items()} for arm, s in samples.items()}
     probe_rate = probe_flops / median["probe"]["wall"]
+    peak = max(sized_peak, probe_flops / min(samples["probe"]["wall"]))
     reference = scores_of(results["batched_embedding"])
     agreement = {}
     for arm, value in results.items():
@@ -366,6 +433,8 @@ def workload(name: str, arch: Architecture, args: argparse.Namespace, images: Te
         "flops": flops,
         "gflops_per_second": {arm: flops[arm] / median[arm]["wall"] / 1e9 for arm in arms},
         "fraction_of_probe": {arm: flops[arm] / median[arm]["wall"] / probe_rate for arm in arms},
+        "peak_gflops_per_second": peak / 1e9,
+        "share_of_peak": {arm: flops[arm] / median[arm]["wall"] / peak for arm in arms},
         "speedup": ratios,
         "profile": profiles,
         "max_abs_difference_from_batched_embedding": agreement,
@@ -425,7 +494,8 @@ def render(results: list[dict]) -> str:
     """The RESULTS section (markdown) of one or more runs' JSON (workloads and scale merged)."""
     lines = [SECTION, "", "Generated by `benchmarks/peer_comparison.py --from ... --render-into docs/RESULTS.md` "
              "from the runs below (CPU; medians of the repeats; arms interleaved; ratio ranges per repeat, each "
-             "repeat timing every arm once; probe: a square float32 GEMM timed in the same run). Allocator "
+             "repeat timing every arm once; probe: a square GEMM in the evaluator's precision timed in the same run, "
+             "sized to the device where the run says so). Allocator "
              "`retain`: glibc `mallopt(M_MMAP_MAX, 0)` and `mallopt(M_TRIM_THRESHOLD, 2^31 - 1)` in the "
              "benchmark process, so freed activations stay in the heap instead of being unmapped and faulted "
              "in again on the next call (the peers' large activations otherwise spend much of their time in "
@@ -440,7 +510,10 @@ def render(results: list[dict]) -> str:
                   + f": commit {str(r['commit'])[:10]}{' (uncommitted changes in measured code)' if r['dirty'] else ''}, "
                   f"measured {r['measured_at']}; torch {r['torch']}, EvoTorch {r['evotorch'] or 'absent'}; "
                   f"{r['threads']} torch threads, {r['environment']}; allocator `{r['allocator']}` for every arm; "
-                  f"{r['repeats']} repeats; probe {r['probe_size']}^3; peers run {r['peer_batch']} images per forward; "
+                  f"{r['repeats']} repeats; probe {r['probe_size']}^3 {r.get('probe_dtype', 'float32')}"
+                  + (" (sized: " + ", ".join(f"{step['size']}: {step['gflops_per_second']:.0f}"
+                                             for step in r["probe_sizing"]) + " GFLOP/s)" if r.get("probe_sizing") else "")
+                  + f"; peers run {r['peer_batch']} images per forward; "
                   f"load average {load['before']:.1f} -> {load['after']:.1f} on {load['cpus']} CPUs; "
                   f"data: {r['dataset']}, {r['split']}."]
     lines.append("")
@@ -485,7 +558,10 @@ def goal_rows(result: dict) -> list[dict]:
             value = w["speedup"][f"{arm}_vs_{peer}"]
             low, high = w["speedup"][f"{arm}_vs_{peer}_per_repeat_range"]
             label, shown = f"{name}: {arm} vs {peer}", f"{value:.2f}x ({low:.2f}..{high:.2f})"
-        else:
+        elif "share_of_peak" in w:
+            value = w["share_of_peak"][arm]
+            label, shown = f"{name}: {arm}, share of the device's measured peak", f"{value:.0%}"
+        else:  # runs before the probe was sized to the device
             value = w["fraction_of_probe"][arm]
             label, shown = f"{name}: {arm}, fraction of the probe", f"{value:.0%}"
         rows.append({"goal": label, "value": value, "shown": shown, "target": target, "met": value >= target})
@@ -570,16 +646,19 @@ def _render_goals(results: list[dict]) -> list[str]:
 
 def _render_workload(name: str, w: dict, source: str) -> list[str]:
     agreement = max(a["accuracy"] for a in w["max_abs_difference_from_batched_embedding"].values())
+    peak = "share_of_peak" in w
     lines = [f"**{name.upper()}** (`{source}`): {w['population']} random {w['architecture']} networks (embedding d={w['d']}, "
              f"and their direct equivalents) on {w['samples']} images. Accuracies agree across arms: "
-             f"{'yes' if w['agree'] else 'NO'} (largest difference from batched embedding: {agreement:.2g}).",
-             "", "| arm | wall s | user s | system s | minor faults | GFLOP | GFLOP/s | fraction of probe |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"{'yes' if w['agree'] else 'NO'} (largest difference from batched embedding: {agreement:.2g})."
+             + (f" Device peak measured: {w['peak_gflops_per_second']:.1f} GFLOP/s." if peak else ""),
+             "", "| arm | wall s | user s | system s | minor faults | GFLOP | GFLOP/s | fraction of probe |"
+             + (" share of peak |" if peak else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if peak else "")]
     for arm in w["arms"]:
         m = w["median"][arm]
         lines.append(f"| {arm} | {m['wall']:.3f} | {m['user']:.2f} | {m['system']:.2f} | {m['minor_faults']:.0f} | "
                      f"{w['flops'][arm] / 1e9:.1f} | {w['gflops_per_second'][arm]:.1f} | "
-                     f"{w['fraction_of_probe'][arm]:.0%} |")
+                     f"{w['fraction_of_probe'][arm]:.0%} |" + (f" {w['share_of_peak'][arm]:.0%} |" if peak else ""))
     lines += ["", "| speed-up (peer time / ours) | median | per-repeat range |", "|---|---|---|"]
     for key, value in w["speedup"].items():
         if not key.endswith("_range"):
@@ -638,15 +717,29 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
             point = scale_point(args, images[:args.fc_samples], labels[:args.fc_samples])
             print(json.dumps(point))
             return point
-        a = torch.randn(args.probe_size, args.probe_size)
-        b = torch.randn(args.probe_size, args.probe_size)
+        device = torch.device(args.device)
         load_before = os.getloadavg()[0]
+        probe_steps: list[dict] = []
+        if args.probe_size is None:
+            cap = args.probe_cap or (8192 if device.type == "cuda" else 4096)
+            args.probe_size, probe_steps = size_probe(
+                lambda n: gemm_rate(n, device, EVALUATOR_DTYPE, args.probe_seconds)[0], args.probe_start, cap)
+        _, probe_count = gemm_rate(args.probe_size, device, EVALUATOR_DTYPE, args.probe_seconds)
+        a, b = (torch.randn(args.probe_size, args.probe_size, generator=torch.Generator().manual_seed(seed))
+                .to(device, EVALUATOR_DTYPE) for seed in (1, 2))
+
+        def probe() -> None:
+            for _ in range(probe_count):
+                torch.mm(a, b)
+            _synchronise(device)
+
+        sized_peak = max((step["gflops_per_second"] * 1e9 for step in probe_steps), default=0.0)
         workloads = {}
         for name in [] if args.workloads == "none" else args.workloads.split(","):
             arch = Architecture.parse(FC_ARCH if name == "fc" else CONV_ARCH)
             n = args.fc_samples if name == "fc" else args.conv_samples
-            workloads[name] = workload(name, arch, args, images[:n], labels[:n], lambda: torch.mm(a, b),
-                                       2 * args.probe_size**3)
+            workloads[name] = workload(name, arch, args, images[:n], labels[:n], probe,
+                                       2 * args.probe_size**3 * probe_count, sized_peak)
         result = {
             "device": args.device,
             "device_name": platform.processor() or platform.machine(),
@@ -659,12 +752,15 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
             "evotorch": _evotorch_version(),
             "repeats": args.repeats,
             "probe_size": args.probe_size,
+            "probe_dtype": str(EVALUATOR_DTYPE).removeprefix("torch."),
+            "probe_products_per_call": probe_count,
+            "probe_sizing": probe_steps,
             "peer_batch": args.peer_batch,
             "workloads": workloads,
             "scale": scale(args, argv) if args.scale else None,
             "gpu": "none lent to this task's session (the device tool reports it not drawn); unmeasured"
             if args.device == "cpu" else f"measured on {args.device}",
-            "output": str(args.output) if args.output else None,
+            "output": portable_path(args.output) if args.output else None,
         }
         result |= provenance(dataset=dataset, split=split)
         if args.output is not None:

@@ -641,7 +641,13 @@ def speed_section(record: dict) -> list[str]:
         f"{record['sequential_s']:.1f} | {record['sequential_full_s']:.1f} |",
         "", f"Ratio (one at a time / batched, whole sweep): **{record['ratio']:.2f}x**; largest accuracy "
         f"difference between the two: {record['max_accuracy_difference']:.1e}. Command: `{record['command']}`", "",
-    ] + ([f"{STALE_MARK} Stale: measured at commit {str(record.get('commit'))[:10]}; the measured code has changed "
+    ] + ([f"CPU seconds (process, medians): batched {record['batched_cpu_s']:.1f}, one at a time "
+          f"{record['sequential_cpu_s']:.1f} ({record['sequential_cpu_s'] / record['batched_cpu_s']:.2f}x).", ""]
+         if "batched_cpu_s" in record else []) + ([f"Rounds (batched s / one at a time s, interleaved): "
+          + ", ".join(f"{r['batched_s']:.1f} / {r['sequential_full_s']:.1f}" for r in record["rounds"])
+          + f"; 1-minute load average {record['load_average_1min']['before']:.1f} before, "
+          f"{record['load_average_1min']['after']:.1f} after, on {record['load_average_1min']['cpus']} CPUs.", ""]
+         if "rounds" in record else []) + ([f"{STALE_MARK} Stale: measured at commit {str(record.get('commit'))[:10]}; the measured code has changed "
           "since. Re-run with the command above.", ""] if stale_code(record) else [])
 
 

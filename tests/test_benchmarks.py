@@ -72,3 +72,45 @@ def test_genome_equality_reference_is_the_old_order_dependent_equality():
     swapped = genome.clone()
     swapped.permute_layer(0, [1, 0, 2, 3, 4, 5, 6, 7])
     assert swapped == genome and not benchmark.reference_old_equal(swapped, genome)
+
+
+def test_sweep_speed_interleaves_the_arms_and_records_a_portable_command(idx_folder, tmp_path, monkeypatch):
+    """Both arms run ``--rounds`` times, alternating which goes first; the figures are the rounds'
+    medians; the record names the parents, the output and the data without absolute paths."""
+    import sys
+
+    import torch
+
+    from neuroevo.architecture import Architecture
+    from neuroevo.files import save_genome
+    from neuroevo.genomes import DirectGenome, EmbeddingGenome
+
+    arch, generator = Architecture.parse("1x6x6-5-4-3"), torch.Generator().manual_seed(0)
+    parents = tmp_path / "pair0"
+    fit_a = EmbeddingGenome.random(arch, 4, generator=generator)
+    for name, genome in (("A", DirectGenome.random(arch, generator=generator)),
+                         ("B", DirectGenome.random(arch, generator=generator)), ("fit-A", fit_a),
+                         ("fit-B", EmbeddingGenome.random(arch, 4, input_encoding=fit_a.input_encoding,
+                                                          generator=generator))):
+        save_genome(genome, parents / f"{name}.safetensors")
+    bench = load_benchmark("sweep_speed")
+    calls = []
+    real = bench.run_sweep
+    monkeypatch.setattr(bench, "run_sweep", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    output = tmp_path / "speed.json"
+    argv = ["--parents", str(parents), "--data", str(idx_folder), "--points", "3", "--repeats", "2",
+            "--rounds", "3", "--output", str(output)]
+    monkeypatch.setattr(sys, "argv", [str(bench.__file__), *argv])
+    bench.main(argv)
+    record = json.loads(output.read_text())
+    rounds = record["rounds"]
+    assert len(rounds) == 3 and calls == ["transplant"] * 6
+    assert [list(r)[0] for r in rounds] == ["batched_s", "sequential_s", "batched_s"]  # who went first
+    assert record["batched_s"] == statistics.median(r["batched_s"] for r in rounds)
+    assert record["sequential_full_s"] == statistics.median(r["sequential_full_s"] for r in rounds)
+    assert record["ratio"] == record["sequential_full_s"] / record["batched_s"]
+    assert record["children"] == 5 * 3 * 2 and record["max_accuracy_difference"] < 1e-6
+    assert record["command"].startswith("python benchmarks/sweep_speed.py --parents '<tmp>/pair0' --data '<tmp>/blobs'")
+    assert "`<tmp>/pair0`" in record["description"] and str(tmp_path) not in json.dumps(record)
+    assert [d["split"] for d in record["data_sets"]] == ["test", "train"]
+    assert set(record["load_average_1min"]) == {"before", "after", "cpus"}

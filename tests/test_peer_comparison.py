@@ -86,3 +86,40 @@ def test_render_into_replaces_only_its_section(bench, tmp_path: Path) -> None:
     fresh.write_text("# Other\n")
     bench.render_into(fresh, f"{bench.SECTION}\n\nx\n")
     assert fresh.read_text() == f"# Other\n\n{bench.SECTION}\n\nx\n"
+
+
+def test_the_probe_grows_until_its_throughput_plateaus(bench) -> None:
+    """Sizes double while the rate improves by PLATEAU or more; the best size seen is chosen."""
+    rates = {64: 10e9, 128: 40e9, 256: 90e9, 512: 92e9, 1024: 200e9}  # 512 improves < 5% on 256
+    tried = []
+
+    def rate_of(n: int) -> float:
+        tried.append(n)
+        return rates[n]
+
+    assert bench.size_probe(rate_of, 64, 1024) == (512, [{"size": n, "gflops_per_second": rates[n] / 1e9}
+                                                         for n in (64, 128, 256, 512)])
+    assert tried == [64, 128, 256, 512]
+    assert bench.size_probe(rate_of, 64, 128)[0] == 128  # the cap stops it first
+    with pytest.raises(ValueError, match="above its cap"):
+        bench.size_probe(rate_of, 256, 128)
+    # On this CPU, with a tiny cap: a real sizing visits doubling sizes up to the cap or the plateau.
+    size, steps = bench.size_probe(lambda n: bench.gemm_rate(n, torch.device("cpu"), min_seconds=0.02)[0], 16, 128)
+    assert [s["size"] for s in steps] == [16, 32, 64, 128][:len(steps)] and size in (s["size"] for s in steps)
+    assert all(s["gflops_per_second"] > 0 for s in steps)
+
+
+def test_the_share_of_peak_of_the_evaluators_own_gemm_bound_work_is_at_most_one(bench) -> None:
+    """A run whose probe is sized to this CPU reports at most 100% of its peak for every arm, the
+    evaluator's FLOP-heavy direct products included (a launch-bound fixed probe read above 100%)."""
+    args = [*TINY, "--workloads", "fc", "--fc-population", "8", "--fc-samples", "512", "--d", "64",
+            "--probe-start", "64", "--probe-cap", "512", "--probe-seconds", "0.05", "--repeats", "3"]
+    args.remove("--probe-size"), args.remove("64")
+    result = bench.main(args)
+    assert [s["size"] for s in result["probe_sizing"]][0] == 64 and result["probe_dtype"] == "float32"
+    assert result["probe_size"] in [s["size"] for s in result["probe_sizing"]]
+    fc = result["workloads"]["fc"]
+    assert fc["peak_gflops_per_second"] >= max(s["gflops_per_second"] for s in result["probe_sizing"])
+    for arm, share in fc["share_of_peak"].items():
+        assert 0 < share <= 1, (arm, share)
+    assert "share of the device's measured peak" in bench.render([result])

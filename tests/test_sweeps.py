@@ -157,3 +157,77 @@ def test_aligned_variants_crossing_a_with_a_permuted_copy_leave_a_unchanged(kind
         np.testing.assert_allclose(curve.cross_entropy, float(reference.cross_entropy[row]), rtol=1e-4,
                                    err_msg=curve.variant)
         np.testing.assert_allclose(curve.accuracy, float(reference.accuracy[row]), err_msg=curve.variant)
+
+
+# ------------------------------------------------------------------ align once per sweep (issue 19)
+ALIGNED_VARIANTS = [name for name, v in VARIANTS.items() if v.align is not None]
+
+
+@pytest.mark.parametrize("name", ALIGNED_VARIANTS)
+@pytest.mark.parametrize("arch", [small_dense(), small_conv("position")], ids=["dense", "conv"])
+def test_sweep_children_are_the_per_child_aligned_operator(name, arch):
+    """Each child a transplant sweep builds is, bit for bit, what the variant's own operator
+    (``cx_transplant_aligned``: align B to A, then swap) makes from A and B with the same rng."""
+    import random
+
+    from operators import cx_transplant_aligned
+    from neuroevo.sweeps.run import _children
+
+    variant = VARIANTS[name]
+    parents = _parents(arch, seed=3)
+    target, donor = parents.pair(variant.encoding)
+    probe = synthetic_dataset(arch).images[:32]
+    coefficients = np.linspace(0.0, 1.0, 6)
+    children = _children("transplant", variant, target, donor, 1, coefficients, 2, probe, seed=5)
+    for repeat in range(2):
+        rng = random.Random(f"5-{repeat}")
+        for position, coefficient in enumerate(coefficients):
+            expected = target.sharing_sets()
+            cx_transplant_aligned(expected, donor.sharing_sets(), 1, float(coefficient), method=variant.align,
+                                  move_outgoing=variant.move_outgoing, repair=variant.repair,
+                                  probe=probe if variant.needs_probe else None, rng=rng)
+            child = children[repeat * len(coefficients) + position]
+            for got, want in zip(child.layers, expected.layers):
+                assert got.names == want.names
+                for key in got.names:
+                    assert torch.equal(got[key], want[key]), (name, repeat, coefficient, key)
+
+
+def test_a_direct_aligned_transplant_sweep_matches_neurons_once(monkeypatch):
+    """The probe forward and the matching run once per sweep, not once per child."""
+    import operators.alignment as alignment
+
+    calls = {"pairs": 0}
+    original = alignment._pairs
+
+    def counted(*args, **kwargs):
+        calls["pairs"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(alignment, "_pairs", counted)
+    arch = small_dense()
+    data = synthetic_dataset(arch)
+    run_sweep("transplant", _parents(arch), data, layer=0, coefficients=np.linspace(0, 1, 5), repeats=3,
+              variants=["direct-aligned-activation", "direct-aligned-weights", "direct-aligned-repair"],
+              probe=data.images[:32], progress=False)
+    assert calls["pairs"] == 3  # one alignment per variant, for its 15 children
+
+
+@pytest.mark.parametrize("repeats", [2.5, True, "3", 0])
+def test_repeats_must_be_a_positive_integer(repeats):
+    arch = small_dense()
+    with pytest.raises(ValueError, match="repeats must be a positive integer"):
+        run_sweep("transplant", _parents(arch), synthetic_dataset(arch), layer=0, repeats=repeats,
+                  variants=["embedding"], progress=False)
+
+
+def test_a_parent_with_nan_is_refused_before_any_evaluation(monkeypatch):
+    import neuroevo.sweeps.run as sweep_run
+
+    arch = small_dense()
+    parents = _parents(arch)
+    b = parents.direct[1]
+    b.layers[0] = b.layers[0].replace(weight=b.layers[0]["weight"].clone().fill_(float("nan")))
+    monkeypatch.setattr(sweep_run, "evaluate_population", lambda *a, **k: pytest.fail("evaluated a NaN parent"))
+    with pytest.raises(ValueError, match="direct parent B: layer 0 contains NaN or Inf"):
+        run_sweep("transplant", parents, synthetic_dataset(arch), layer=0, variants=["direct"], progress=False)

@@ -18,6 +18,8 @@ from neuroevo.genomes import DirectGenome, EmbeddingGenome, Genome
 from neuroevo.provenance import provenance
 from neuroevo.sweeps.results import SweepResult, VariantCurve
 from neuroevo.sweeps.variants import Variant, resolve_variants
+from neuroevo.validation import check_int
+from operators import cx_transplant
 
 KINDS = ("transplant", "transplant-all-hidden", "interpolate", "interpolate-all")
 DEFAULT_COEFFICIENTS = tuple(np.linspace(0.0, 1.0, 21).round(4))
@@ -45,7 +47,9 @@ class SweepParents:
         return pair
 
     def validate(self) -> None:
-        """Raise ``ValueError`` unless each pair is crossable (same architecture, shared basis)."""
+        """Raise ``ValueError`` unless each pair is crossable (same architecture, shared basis) and
+        every parent is a consistent genome with finite records: the one check of each parent a
+        sweep makes before it builds children from them."""
         if self.direct is None and self.embedding is None:
             raise ValueError("a sweep needs at least one pair of parents")
         for encoding, pair in (("direct", self.direct), ("embedding", self.embedding)):
@@ -55,6 +59,11 @@ class SweepParents:
             expected = DirectGenome if encoding == "direct" else EmbeddingGenome
             if not (isinstance(a, expected) and isinstance(b, expected)):
                 raise ValueError(f"{encoding} parents must both be {expected.__name__}s")
+            for name, genome in zip("AB", pair):
+                try:
+                    genome.validate()
+                except ValueError as error:
+                    raise ValueError(f"{encoding} parent {name}: {error}") from None
             if a.architecture != b.architecture or a.widths != b.widths:
                 raise ValueError(
                     f"{encoding} parents have different architectures: {a.architecture} {a.widths} "
@@ -112,7 +121,8 @@ def run_sweep(
 
     Each repeat draws a fresh random neuron order for the donor B (which changes what index-wise
     operators pair up) and, for transplant, a fresh random choice of moved neurons. Aligned
-    variants align B to A once (matching does not depend on B's order). All children of a variant
+    variants align B to A once per sweep (matching does not depend on B's order; see
+    :func:`_children` for how children are then built). All children of a variant
     (``repeats x coefficients``) are evaluated in one batched pass (:func:`evaluate_population`).
 
     Args:
@@ -151,8 +161,7 @@ def run_sweep(
     coefficients = np.asarray(coefficients, dtype=np.float64)
     if coefficients.ndim != 1 or len(coefficients) < 2 or coefficients.min() < 0 or coefficients.max() > 1:
         raise ValueError("coefficients must be at least two values in [0, 1]")
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    check_int("repeats", repeats)
     available = [e for e in ("direct", "embedding") if getattr(parents, e) is not None]
     chosen = resolve_variants(variants, "transplant" if kind.startswith("transplant") else "interpolate")
     if variants is None:
@@ -180,7 +189,7 @@ def run_sweep(
         setup={"repeats": repeats, "seed": seed, "architecture": parent_list[0].architecture.spec,
                "parent_hashes": {f"{e} {name}": g.content_hash for e in available
                                  for name, g in zip("AB", targets[e])}},
-        provenance=provenance(dataset=data.name, split=f"{data.split} ({len(data)} samples)"),
+        provenance=provenance(dataset=data.name, split=f"{data.split} ({len(data)} samples)", data=[data]),
     )
     measured_on = {key: result.provenance[key] for key in ("commit", "dirty", "code")}
     for variant in tqdm(chosen, desc=f"{kind} sweep", disable=not progress):
@@ -212,9 +221,20 @@ def _children(
     probe: Tensor | None,
     seed: int,
 ) -> list[Genome]:
-    """The ``[repeats * C]`` children of one variant, repeat-major."""
+    """The ``[repeats * C]`` children of one variant, repeat-major.
+
+    B is aligned to A once (:meth:`Variant.prepare_donor`). A direct aligned variant crossing one
+    layer (``kind="transplant"``) then builds each child with the index-wise
+    :func:`~operators.cx_transplant` on A and that aligned B, which is exactly the variant's own
+    operator :func:`~operators.cx_transplant_aligned` on A and B (it aligns B to A, then swaps
+    neuron ``i`` with neuron ``i``) without repeating the probe forward and the matching for
+    every child. Embedding-aligned variants keep their operator: index-wise embedding transplant
+    draws the two parents' neurons independently, so it is not the aligned one. Crossing every
+    hidden layer aligns each layer to the child crossed so far, so it too keeps the operator.
+    """
     aligned_donor = variant.prepare_donor(target, donor, layer, probe)
     deterministic = kind.startswith("interpolate") and variant.align is not None
+    pre_aligned = kind == "transplant" and variant.align is not None and variant.encoding == "direct"
     crossed = target.architecture.hidden_layers if kind == "transplant-all-hidden" else (layer,)
     children = []
     for repeat in range(1 if deterministic else repeats):
@@ -222,7 +242,11 @@ def _children(
         repeat_donor = aligned_donor if variant.align is not None else _shuffled(donor, rng)
         for coefficient in coefficients:
             child = target.sharing_sets()
-            if kind.startswith("transplant"):
+            if pre_aligned:
+                cx_transplant(child, repeat_donor.sharing_sets(), layer, float(coefficient),
+                              move_outgoing=variant.move_outgoing, repair=variant.repair,
+                              probe=probe if variant.repair else None, rng=rng)
+            elif kind.startswith("transplant"):
                 for index in crossed:
                     variant.transplant(child, repeat_donor.sharing_sets(), index, float(coefficient), probe, rng)
             else:
