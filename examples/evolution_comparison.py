@@ -147,6 +147,25 @@ def load_splits(source: str) -> tuple[Dataset, Dataset, Dataset]:
     return train, holdout, load_dataset(source, "test")
 
 
+#: How to get each data set when it is missing.
+DATA_ADVICE = {
+    "mnist": "the built-in mnist-small ships with neuroevo; full MNIST needs --mnist mnist with internet access",
+    "fashion-mnist": "apt-get install dataset-fashion-mnist (files in /usr/share/datasets/fashion-mnist), or "
+                     "--fashion fashion-mnist after `neuroevo train --data fashion-mnist --download` has fetched it",
+}
+
+
+def _load_or_explain(dataset: str, source: str) -> tuple[Dataset, Dataset, Dataset]:
+    """:func:`load_splits`, or a ``SystemExit`` that names the data set and how to get it."""
+    try:
+        return load_splits(source)
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"evolution_comparison: cannot load {dataset} from {source!r} ({error}); to get it: "
+                         f"{DATA_ADVICE.get(dataset, 'see the README, Your own data')}; or leave it out with "
+                         f"--secondary-datasets and --{'fashion' if dataset == 'fashion-mnist' else dataset} "
+                         "none") from error
+
+
 def _key(record: dict[str, Any]) -> tuple:
     return (record["dataset"], record["design"], record["encoding"], record["variation"], record["operator"],
             record["seed"])
@@ -173,7 +192,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         if not stale_cache[commit]:
             fresh[_key(record)] = record
     settings = MemeticSettings()
-    datasets = {"mnist": args.mnist, "fashion-mnist": args.fashion}
+    datasets = {name: None if source in (None, "none") else source
+                for name, source in (("mnist", args.mnist), ("fashion-mnist", args.fashion))}
     selected = [a for a in arms() if args.designs is None or a.design in args.designs]
     runs = list(fresh.values())
     record_provenance = provenance()
@@ -184,38 +204,36 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     phases = ([a for a in selected if a.design == main_designs[0]],
               [a for a in selected if a.design == main_designs[1]],
               [a for a in selected if a.design not in main_designs])
-    for phase, n_seeds, phase_datasets in ((phases[0], args.seeds, list(datasets)),
-                                           (phases[1], args.seeds, list(datasets)),
-                                           (phases[2], args.secondary_seeds, args.secondary_datasets)):
-        for dataset in phase_datasets:
-            if datasets.get(dataset) is None:
-                continue
-            for seed in range(n_seeds):
-                for arm in phase:
-                    key = (dataset, arm.design, arm.encoding, arm.variation, arm.operator, seed)
-                    if key in fresh:
-                        continue
-                    if dataset not in splits:
-                        splits[dataset] = load_splits(datasets[dataset])
-                    train, holdout, test = splits[dataset]
-                    start = time.perf_counter()
-                    result = arm.run(train, holdout, replace(settings, **dict(arm.changes)), seed)
-                    record = {
-                        "dataset": dataset, "design": arm.design, "encoding": arm.encoding,
-                        "variation": arm.variation, "operator": arm.operator, "seed": seed,
-                        "evaluations": result.evaluations, "gradient_steps": result.gradient_steps,
-                        "test_accuracy": evaluate_genome(result.best, test).accuracy,
-                        "holdout_accuracy": evaluate_genome(result.best, holdout).accuracy,
-                        "commit": record_provenance["commit"], "dirty": record_provenance["dirty"],
-                        "wall_s": round(time.perf_counter() - start, 2),
-                        "curve": [{k: _finite(v) for k, v in point.to_dict().items()} for point in result.curve],
-                    }
-                    runs.append(record)
-                    fresh[key] = record
-                    _write(path, document)
-                    print(f"{dataset} {arm.design} {arm_label(record)} seed {seed}: test "
-                          f"{record['test_accuracy']:.4f} holdout {record['holdout_accuracy']:.4f} "
-                          f"({record['wall_s']} s)", flush=True)
+    pending = [(dataset, seed, arm)
+               for phase, n_seeds, phase_datasets in ((phases[0], args.seeds, list(datasets)),
+                                                      (phases[1], args.seeds, list(datasets)),
+                                                      (phases[2], args.secondary_seeds, args.secondary_datasets))
+               for dataset in phase_datasets if datasets.get(dataset) is not None
+               for seed in range(n_seeds) for arm in phase
+               if (dataset, arm.design, arm.encoding, arm.variation, arm.operator, seed) not in fresh]
+    for dataset in dict.fromkeys(dataset for dataset, _, _ in pending):  # every data set before the first run
+        splits[dataset] = _load_or_explain(dataset, datasets[dataset])
+    for dataset, seed, arm in pending:
+        key = (dataset, arm.design, arm.encoding, arm.variation, arm.operator, seed)
+        train, holdout, test = splits[dataset]
+        start = time.perf_counter()
+        result = arm.run(train, holdout, replace(settings, **dict(arm.changes)), seed)
+        record = {
+            "dataset": dataset, "design": arm.design, "encoding": arm.encoding,
+            "variation": arm.variation, "operator": arm.operator, "seed": seed,
+            "evaluations": result.evaluations, "gradient_steps": result.gradient_steps,
+            "test_accuracy": evaluate_genome(result.best, test).accuracy,
+            "holdout_accuracy": evaluate_genome(result.best, holdout).accuracy,
+            "commit": record_provenance["commit"], "dirty": record_provenance["dirty"],
+            "wall_s": round(time.perf_counter() - start, 2),
+            "curve": [{k: _finite(v) for k, v in point.to_dict().items()} for point in result.curve],
+        }
+        runs.append(record)
+        fresh[key] = record
+        _write(path, document)
+        print(f"{dataset} {arm.design} {arm_label(record)} seed {seed}: test "
+              f"{record['test_accuracy']:.4f} holdout {record['holdout_accuracy']:.4f} "
+              f"({record['wall_s']} s)", flush=True)
     _write(path, document)
     return document
 
@@ -419,7 +437,7 @@ def main() -> None:
     parser.add_argument("--mnist", default=data.BUILTIN_DATASET,
                         help="MNIST data: a known name, the built-in name or an IDX folder (default %(default)s)")
     parser.add_argument("--fashion", default="/usr/share/datasets/fashion-mnist",
-                        help="Fashion-MNIST data (name or folder; default %(default)s)")
+                        help="Fashion-MNIST data (name or folder, or none to leave it out; default %(default)s)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds of the main design")
     parser.add_argument("--secondary-seeds", type=int, default=10, help="seeds of the other designs")
     parser.add_argument("--secondary-datasets", nargs="+", default=["mnist", "fashion-mnist"],

@@ -112,6 +112,19 @@ def test_runs_are_cached_and_rerun_only_when_stale(example, monkeypatch, tmp_pat
     assert sorted(r["seed"] for r in json.loads((tmp_path / "out.json").read_text())["runs"]) == [0, 1]
 
 
+def test_a_missing_data_set_stops_the_run_before_its_first_arm_and_says_how_to_get_it(example, monkeypatch, tmp_path):
+    calls = []
+    arm = example.Arm("shared-ancestor", "embedding", "none", "copy", lambda *a: calls.append(a))
+    monkeypatch.setattr(example, "arms", lambda: [arm])
+    monkeypatch.setattr(example, "provenance", lambda: {"commit": "current", "dirty": False})
+    args = argparse.Namespace(output=str(tmp_path / "out.json"), mnist="mnist-small",
+                              fashion=str(tmp_path / "no-fashion-here"), seeds=1, secondary_seeds=0,
+                              secondary_datasets=[], designs=None, keep_stale=False)
+    with pytest.raises(SystemExit, match="cannot load fashion-mnist.*apt-get install dataset-fashion-mnist"):
+        example.run_all(args)
+    assert calls == []  # the MNIST arm, listed first, never ran
+
+
 def test_the_results_section_is_written_at_the_end_and_replaced_on_rerun(example, tmp_path):
     results = tmp_path / "RESULTS.md"
     results.write_text("# Results\n\n## Other section\n\ntext\n")
