@@ -50,7 +50,7 @@ import torch
 from neuroevo.control.envs import CartPole, DoublePole
 from neuroevo.control.policy import StackedPolicy
 from neuroevo.control.rollout import rollout
-from neuroevo.files import atomic_write
+from neuroevo.files import atomic_write, replace_markdown_section
 from neuroevo.provenance import provenance
 
 SECTION = "## Control rollout throughput (issue 17)"
@@ -352,17 +352,8 @@ def _rate(steps_per_s: float) -> str:
 
 
 def render_into(path: Path, text: str) -> None:
-    """Replace ``path``'s section :data:`SECTION` (from its heading to the next ``## `` heading, or the
-    end of the file) with ``text``, or append ``text`` when the file has no such section."""
-    content = path.read_text()
-    start = content.find(SECTION)
-    if start < 0:
-        head, tail = content, ""
-    else:
-        following = content.find("\n## ", start + len(SECTION))
-        head, tail = content[:start], ("" if following < 0 else content[following + 1:])
-    body = head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else "")
-    atomic_write(path, lambda tmp: tmp.write_text(body))
+    """Replace ``path``'s section :data:`SECTION` with ``text`` (:func:`neuroevo.files.replace_markdown_section`)."""
+    replace_markdown_section(path, SECTION, text)
 
 
 def main(argv: list[str] | None = None) -> dict:

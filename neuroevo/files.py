@@ -129,6 +129,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     return path
 
 
+def replace_markdown_section(path: str | os.PathLike, heading: str, text: str) -> Path:
+    """Replace the section of the markdown file ``path`` that starts at the line ``heading`` (up to
+    the next ``## `` heading, or the end) with ``text``, or append ``text`` when there is no such
+    section; everything else in the file is kept. Written atomically. Returns the path."""
+    path = Path(path)
+    content = path.read_text()
+    start = content.find(heading)
+    if start < 0:
+        head, tail = content, ""
+    else:
+        following = content.find("\n## ", start + len(heading))
+        head, tail = content[:start], ("" if following < 0 else content[following + 1:])
+    body = head.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + tail if tail else "")
+    return atomic_write(path, lambda tmp: tmp.write_text(body))
+
+
 def _encoding_tensors(encoding: InputEncoding, prefix: str = "") -> dict[str, Tensor]:
     tensors = {f"{prefix}inputs": encoding.inputs}
     if encoding.positions is not None:

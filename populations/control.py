@@ -60,7 +60,8 @@ class ControlSettings:
         variation: ``"crossover"``, ``"mutation-only"`` or ``"none"``.
         crossover: a crossover of :data:`operators.registry.CROSSOVERS` (ga and cosyne).
         encoding: ``"embedding"`` or ``"direct"`` (esp and cosyne need embedding genomes).
-        d: embedding width.
+        d: embedding width (at least the number of inputs, so that a neuron's incoming weights
+            ``E z`` can point anywhere: with ``d`` below it they share a ``d``-dimensional subspace).
         population: networks (ga, cosyne) or records per slot (esp).
         trials: esp: networks each record joins per generation.
         cap: the evaluation (episode) budget.
@@ -79,7 +80,7 @@ class ControlSettings:
     variation: str = "crossover"
     crossover: str = "interpolate-aligned"
     encoding: str = "embedding"
-    d: int = 4
+    d: int = 8
     population: int = 40
     trials: int = 4
     cap: int = 100_000
@@ -142,6 +143,7 @@ def run_control(
     checkpoint: str | os.PathLike | None = None,
     progress: bool = False,
     on_generation: Callable[[GAState], None] | None = None,
+    compile: bool = False,
 ) -> tuple[dict[str, Any], EvolutionResult]:
     """One run of one arm, until solved or ``settings.cap`` evaluations.
 
@@ -153,6 +155,8 @@ def run_control(
             (its settings must be these).
         progress: show a progress bar.
         on_generation: called after every generation.
+        compile: compile the rollouts (``torch.compile``; worth it for long runs: each new
+            population size costs a compilation of about half a minute on a CPU).
 
     Returns:
         ``(record, result)``: the record (task, algorithm, encoding, variation, operator, seed,
@@ -171,7 +175,7 @@ def run_control(
     arch = Architecture.parse(settings.spec(), activation="tanh")
     markov_like = settings.task != "double-pole-nv"
     evaluation = RolloutEvaluation(settings.task, episodes=settings.episodes, device=device,
-                                   max_steps=settings.max_steps)
+                                   max_steps=settings.max_steps, compile=compile)
     steps_cap = evaluation.max_steps or evaluation.env.max_steps
     target = settings.threshold if settings.task not in ("double-pole", "double-pole-nv") else float(steps_cap)
     monitor = _SolveMonitor(evaluation, (lambda v: v >= target) if markov_like and target is not None else None)
@@ -191,7 +195,7 @@ def run_control(
 
     def solved_nv(state: GAState) -> bool:
         best = state.halloffame[0]
-        check = solve_check(stack_policies([best], device=device))
+        check = solve_check(stack_policies([best], device=device), compile=compile)
         if bool(check.solved[0]):
             solved_generalisation.append(int(check.generalisation[0]))
             monitor.solved_at = monitor.count

@@ -52,6 +52,13 @@ class RolloutReport:
     generalisation: int | None
 
 
+def compiled_population(count: int) -> int:
+    """The population size a compiled rollout of ``count`` genomes runs at: the next power of two
+    (at least 8). The extra rows repeat the last genome; their results are dropped. Episodes step in
+    lockstep, so the padding costs little, while every new size would cost a compilation."""
+    return max(8, 1 << (count - 1).bit_length())
+
+
 class RolloutEvaluation:
     """Fitness of genomes as controllers of one task: ``(value,)`` per genome.
 
@@ -68,7 +75,8 @@ class RolloutEvaluation:
         fitness: one of :data:`FITNESS_KINDS`.
         max_steps: the episode cap (default: the task's).
         device: where the rollouts run (CPU when ``None``).
-        compile: compile the fused step (:func:`~neuroevo.control.rollout.rollout`).
+        compile: compile the fused step (:func:`~neuroevo.control.rollout.rollout`); batches are
+            padded to :func:`compiled_population` genomes so that a run compiles a few times only.
         env_options: further options of the task (e.g. ``start_angle``).
 
     Raises:
@@ -110,9 +118,15 @@ class RolloutEvaluation:
             ValueError: genomes that do not fit the task or each other, a non-finite genome, or
                 an environment that became non-finite (the message names the member and step).
         """
-        policy = stack_policies(list(genomes), device=self.env.device)
-        return rollout(policy, self.env, episodes=self.episodes, seed=self.seed, max_steps=self.max_steps,
-                       starts=self.starts, compile=self.compile)
+        genomes = list(genomes)
+        count = len(genomes)
+        if self.compile:  # a few population sizes, so that the compiled step is reused, not recompiled
+            genomes += genomes[-1:] * (compiled_population(count) - count)
+        policy = stack_policies(genomes, device=self.env.device)
+        result = rollout(policy, self.env, episodes=self.episodes, seed=self.seed, max_steps=self.max_steps,
+                         starts=self.starts, compile=self.compile)
+        return RolloutResult(result.returns[:count], result.steps[:count],
+                             None if result.scores is None else result.scores[:count])
 
     def batch(self, genomes: Sequence[Genome]) -> list[FitnessValues]:
         """The fitness tuples of ``genomes``."""

@@ -1,0 +1,277 @@
+"""Does crossover of self-contained neurons pay without gradients? Evaluations to solve the double
+poles (and a Gymnasium task) for every arm and peer, with the protocol of Gomez, Schmidhuber &
+Miikkulainen (JMLR 2008).
+
+Each run is one record of ``docs/results/control_comparison.json`` (issue 18's fields, plus the
+architecture, the evaluations spent and the commit): an arm of :func:`populations.control.run_control`
+(GA, ESP or CoSyNE on embedding or direct genomes; crossover, mutation only or none) or a peer of
+``examples/control_peers.py`` (CMA-ES with restarts, neat-python), all on neuroevo's environments
+with one start state and one input scaling. Records are kept between invocations and re-run when
+the code they were measured with changed (``--keep-stale`` keeps them). ``--report-only`` writes the
+figures and the generated section of ``docs/RESULTS.md``::
+
+    OMP_NUM_THREADS=1 python examples/control_comparison.py --tasks double-pole --arms cosyne-crossover \\
+        cosyne-mutation-only --seeds 0-9
+    python examples/control_comparison.py --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from scipy import stats
+
+from neuroevo.files import atomic_write, replace_markdown_section
+from neuroevo.plotting import pyplot, save_figure
+from neuroevo.provenance import changed_since, provenance
+from populations.control import ControlSettings, run_control
+
+TASKS = ("double-pole", "double-pole-nv", "gymnasium:CartPole-v1")
+#: arm name -> (algorithm, encoding, variation, crossover)
+ARMS: dict[str, tuple[str, str, str, str]] = {
+    **{f"{algorithm}-{variation}": (algorithm, "embedding", variation, "interpolate-aligned")
+       for algorithm in ("cosyne", "esp", "ga") for variation in ("crossover", "mutation-only", "none")},
+    "ga-transplant": ("ga", "embedding", "crossover", "transplant-aligned"),
+    "ga-direct-crossover": ("ga", "direct", "crossover", "interpolate"),
+    "ga-direct-mutation-only": ("ga", "direct", "mutation-only", "interpolate"),
+}
+PEERS = ("cma-es", "neat")
+CARTPOLE = TASKS[2]
+#: CartPole-v1 runs on neuroevo's ``cartpole``, which steps exactly as Gymnasium's CartPole-v1 does
+#: (tests/test_control_envs.py compares every state); solved at Gymnasium's threshold, 475, as the
+#: mean return of 10 episodes from random starts.
+CARTPOLE_SETTINGS = {"task": "cartpole", "threshold": 475.0, "episodes": 10}
+SECTION = "## Control without gradients: does crossover pay? (issue 18)"
+#: Published evaluations to solve (Gomez et al. 2008, Tables 3 and 4).
+PUBLISHED = {"double-pole": {"CMA-ES": 895, "CoSyNE": 954, "NEAT": 3600, "ESP": 3800},
+             "double-pole-nv": {"CoSyNE": 3416, "CMA-ES": 6061, "NEAT": 6929, "ESP": 26342}}
+KEY_FIELDS = ("task", "algorithm", "encoding", "variation", "operator", "seed")
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def _peers() -> Any:
+    spec = importlib.util.spec_from_file_location("control_peers", REPOSITORY / "examples" / "control_peers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_arm(task: str, arm: str, seed: int, cap: int, compile: bool) -> dict[str, Any]:
+    """One run: an arm of :data:`ARMS` or a peer of :data:`PEERS` on ``task``."""
+    if arm in PEERS:
+        peers = _peers()
+        run = peers.run_cma if arm == "cma-es" else peers.run_neat
+        return run(task, seed, cap=cap)
+    algorithm, encoding, variation, operator = ARMS[arm]
+    settings = ControlSettings(task=task, algorithm=algorithm, encoding=encoding, variation=variation,
+                               crossover=operator, cap=cap)
+    if task == CARTPOLE:
+        settings = replace(settings, **CARTPOLE_SETTINGS)
+    record, _ = run_control(settings, seed=seed, compile=compile)
+    return {**record, "task": task}
+
+
+def key(record: dict[str, Any]) -> tuple:
+    return tuple(record[field] for field in KEY_FIELDS)
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    path = Path(args.output)
+    document = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    stale: dict[str | None, bool] = {}
+    runs = []
+    for record in document["runs"]:
+        commit = record.get("commit")
+        if commit not in stale:
+            stale[commit] = bool(changed_since(commit)) and not args.keep_stale
+        if not stale[commit]:
+            runs.append(record)
+    measured = provenance()
+    document = {"commit": measured["commit"], "provenance": measured, "runs": runs}
+    done = {(r["task"], r["arm"], r["seed"]) for r in runs}
+    for task in args.tasks:
+        for seed in args.seeds:
+            for arm in args.arms:
+                if (task, arm, seed) in done:
+                    continue
+                record = {**run_arm(task, arm, seed, args.cap, args.compile), "arm": arm,
+                          "commit": measured["commit"], "dirty": measured["dirty"]}
+                runs.append(record)
+                atomic_write(path, lambda tmp: tmp.write_text(json.dumps(document, indent=1) + "\n"))
+                print(f"{task} {arm} seed {seed}: "
+                      + (f"solved in {record['evaluations_to_solve']}" if record["solved"] else "not solved")
+                      + f" ({record['wall_s']} s)", flush=True)
+    return document
+
+
+# ------------------------------------------------------------------ the report
+
+
+def median_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The distribution-free interval for the median from order statistics (binomial ranks);
+    ``values`` sorted, ``inf`` for unsolved runs."""
+    n = len(values)
+    low = int(stats.binom.ppf((1 - confidence) / 2, n, 0.5))
+    high = int(stats.binom.isf((1 - confidence) / 2, n, 0.5))
+    return float(values[max(low - 1, 0)]), float(values[min(high, n - 1)])
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task and arm: runs, successes, the median (unsolved runs count as not solved: ``inf``),
+    its 95% interval, the mean over solved runs, and the mean generalisation of solutions."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in runs:
+        groups.setdefault((record["task"], record["arm"]), []).append(record)
+    rows = []
+    for (task, arm), records in sorted(groups.items()):
+        values = np.sort([r["evaluations_to_solve"] if r["solved"] else math.inf for r in records])
+        solved = [r["evaluations_to_solve"] for r in records if r["solved"]]
+        general = [r["generalisation"] for r in records if r.get("generalisation") is not None]
+        rows.append({"task": task, "arm": arm, "n": len(records), "solved": len(solved),
+                     "median": float(np.median(values)), "interval": median_interval(values),
+                     "mean_solved": float(np.mean(solved)) if solved else math.nan,
+                     "generalisation": float(np.mean(general)) if general else math.nan,
+                     "values": values})
+    return rows
+
+
+def rank_test(a: np.ndarray, b: np.ndarray, cap: int) -> float:
+    """One-sided Mann-Whitney U p-value that ``a`` needs fewer evaluations than ``b`` (unsolved runs
+    tie at ``cap + 1``)."""
+    return float(stats.mannwhitneyu(np.minimum(a, cap + 1), np.minimum(b, cap + 1), alternative="less").pvalue)
+
+
+def _number(value: float) -> str:
+    return "unsolved" if math.isinf(value) else "n/a" if math.isnan(value) else f"{value:,.0f}"
+
+
+def plot(rows: list[dict[str, Any]], task: str, folder: Path, cap: int) -> list[str]:
+    """Evaluations to solve per arm (points, median bar) and the fraction solved against evaluations."""
+    plt = pyplot()
+    chosen = [r for r in rows if r["task"] == task]
+    names = []
+    figure, axis = plt.subplots(figsize=(7, 0.45 * len(chosen) + 1.5))
+    for i, row in enumerate(chosen):
+        finite = row["values"][np.isfinite(row["values"])]
+        axis.scatter(finite, np.full(len(finite), i) + np.random.default_rng(0).uniform(-0.15, 0.15, len(finite)),
+                     s=10, alpha=0.6)
+        if math.isfinite(row["median"]):
+            axis.plot([row["median"]] * 2, [i - 0.3, i + 0.3], color="black")
+    axis.set_yticks(range(len(chosen)), [f"{r['arm']} ({r['solved']}/{r['n']})" for r in chosen])
+    axis.set_xscale("log")
+    axis.set_xlim(50, cap * 1.2)
+    axis.set_xlabel("evaluations (episodes) to solve; bar: median")
+    axis.set_title(f"{task}: evaluations to solve")
+    name = f"control-{task.replace(':', '-')}-evaluations.png"
+    save_figure(figure, folder / name)
+    names.append(name)
+    figure, axis = plt.subplots(figsize=(7, 4))
+    grid = np.logspace(1.7, math.log10(cap), 200)
+    for row in chosen:
+        axis.plot(grid, [(row["values"] <= x).mean() for x in grid], label=row["arm"])
+    axis.set_xscale("log")
+    axis.set_xlabel("evaluations (episodes)")
+    axis.set_ylabel("fraction of runs solved")
+    axis.legend(fontsize=7)
+    axis.set_title(f"{task}: success against evaluations")
+    name = f"control-{task.replace(':', '-')}-success.png"
+    save_figure(figure, folder / name)
+    return names + [name]
+
+
+def report(document: dict[str, Any], figures: Path, cap: int) -> str:
+    """The generated RESULTS section (figures drawn into ``figures``)."""
+    rows = summarise(document["runs"])
+    tasks = [t for t in TASKS if any(r["task"] == t for r in rows)]
+    commits = sorted({str(r["commit"])[:10] + ("+dirty" if r.get("dirty") else "") for r in document["runs"]})
+    lines = [SECTION, "", f"Generated by `examples/control_comparison.py` from `docs/results/control_comparison.json` "
+             f"(commits {', '.join(commits)}). Evaluations are episodes, capped at {cap:,}; a run that does not solve "
+             "counts as unsolved (the median is 'unsolved' when fewer than half solve). Intervals: the 95% "
+             "distribution-free interval of the median. Environments: neuroevo's (long pole at 1 degree, NEAT's "
+             "input scaling, no cart friction; `neuroevo/control/envs/double_pole.py`).", ""]
+    for task in tasks:
+        chosen = [r for r in rows if r["task"] == task]
+        lines += [f"### {task}", "", "| arm | runs | solved | median evaluations | 95% interval | mean (solved) | "
+                  "mean generalisation |", "|---|---|---|---|---|---|---|"]
+        for r in chosen:
+            lines.append(f"| {r['arm']} | {r['n']} | {r['solved']} | {_number(r['median'])} | "
+                         f"{_number(r['interval'][0])} - {_number(r['interval'][1])} | {_number(r['mean_solved'])} | "
+                         f"{_number(r['generalisation'])} |")
+        names = plot(rows, task, figures, cap)
+        lines += [""] + [f"![{name}](figures/{name})" for name in names] + [""]
+        lines += goals(task, chosen, cap) + [""]
+    return "\n".join(lines)
+
+
+def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
+    """The issue's goals for ``task``, each stated as met, missed or not judged."""
+    by_arm = {r["arm"]: r for r in rows}
+    ours = [r for r in rows if r["arm"] not in PEERS]
+    if not ours:
+        return []
+    best = min(ours, key=lambda r: r["median"])
+    out = [f"Goals ({task}):", ""]
+    for name, figure in PUBLISHED.get(task, {}).items():
+        out.append(f"- median below {name}'s published {figure:,}: best arm {best['arm']} "
+                   f"{_number(best['median'])}: **{'met' if best['median'] < figure else 'missed'}**")
+    for peer in PEERS:
+        if peer in by_arm:
+            out.append(f"- median below {peer} measured side by side ({_number(by_arm[peer]['median'])}): "
+                       f"**{'met' if best['median'] < by_arm[peer]['median'] else 'missed'}**")
+    if task == "double-pole-nv":
+        out.append(f"- mean generalisation of solutions at least 200 of 625 ({best['arm']}: "
+                   f"{_number(best['generalisation'])}): **{'met' if best['generalisation'] >= 200 else 'missed'}**")
+    for algorithm in ("cosyne", "esp", "ga"):
+        cross, *others = (by_arm.get(f"{algorithm}-{v}") for v in ("crossover", "mutation-only", "none"))
+        if cross is None:
+            continue
+        for other in others:
+            if other is None:
+                continue
+            p = rank_test(cross["values"], other["values"], cap)
+            enough = min(cross["n"], other["n"]) >= 50
+            verdict = ("met" if p < 0.05 else "missed") if enough else f"not judged (n = {min(cross['n'], other['n'])} < 50)"
+            out.append(f"- crossover pays ({algorithm}): crossover needs fewer evaluations than {other['arm']} "
+                       f"(one-sided rank test p = {p:.3g}): **{verdict}**")
+    return out
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-9"`` or ``"0,3,5"``."""
+    if "-" in text:
+        first, last = text.split("-")
+        return list(range(int(first), int(last) + 1))
+    return [int(part) for part in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=["double-pole"])
+    parser.add_argument("--arms", nargs="+", choices=(*ARMS, *PEERS), default=list(ARMS))
+    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-49"))
+    parser.add_argument("--cap", type=int, default=100_000, help="evaluations (episodes) per run")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="eager rollouts")
+    parser.add_argument("--output", default="docs/results/control_comparison.json")
+    parser.add_argument("--results", default="docs/RESULTS.md")
+    parser.add_argument("--keep-stale", action="store_true", help="keep records measured on code that changed since")
+    parser.add_argument("--report-only", action="store_true", help="only write the figures and the RESULTS section")
+    args = parser.parse_args(argv)
+    output = Path(args.output)
+    document = json.loads(output.read_text()) if args.report_only else run_all(args)
+    section = report(document, Path(args.results).parent / "figures", args.cap)
+    replace_markdown_section(args.results, SECTION, section)
+    print(section)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
