@@ -16,7 +16,7 @@ from torch import Tensor
 from neuroevo.architecture import Architecture
 from neuroevo.decoding.functional import prepare_input
 from neuroevo.encoding import check_same_encoding
-from neuroevo.genomes import EmbeddingGenome, Genome
+from neuroevo.genomes import EmbeddingGenome, Genome, check_genome
 
 
 def check_fraction(name: str, value: float) -> float:
@@ -49,29 +49,6 @@ def check_hidden_layer(genome: Genome, index: int, operation: str) -> None:
             f"{operation} needs a hidden layer; layer {index} is the output layer, whose neurons "
             "are keyed by class"
         )
-
-
-def check_genome(genome: Genome, name: str) -> None:
-    """Raise unless ``genome`` is a consistent genome with finite records (:meth:`Genome.validate`).
-
-    Catches what was written into a genome's tensors in place after construction, such as NaN or
-    Inf, before an operator spreads it into children or hands it to an assignment solver.
-
-    Args:
-        genome: the operator's argument.
-        name: the argument's name in the operator (``"ind1"``, ``"ind2"``, ``"individual"``, ...),
-            which starts the message: ``"ind2: layer 1 contains NaN or Inf"``.
-
-    Raises:
-        TypeError: not a genome.
-        ValueError: :meth:`Genome.validate`'s message (which layer, what is wrong), after ``name``.
-    """
-    if not isinstance(genome, Genome):
-        raise TypeError(f"{name}: expected a neuroevo genome, got {type(genome).__name__}")
-    try:
-        genome.validate()
-    except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
 
 
 def _layer_kinds(architecture: Architecture) -> str:

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from neuroevo.control.policy import StackedPolicy
 from neuroevo.decoding.equivalent import materialised_layers
-from neuroevo.genomes import EmbeddingGenome, Genome
+from neuroevo.genomes import EmbeddingGenome, Genome, check_genome
 
 __all__ = ["stack_policies"]
 
@@ -67,12 +67,7 @@ def stack_policies(genomes: Sequence[Genome], device: torch.device | str | None 
 
 def _check_member(first: Genome, genome: Genome, position: int) -> None:
     """Raise unless ``genome`` (``genomes[position]``) can be stacked with ``genomes[0]``."""
-    if not isinstance(genome, Genome):
-        raise TypeError(f"genomes[{position}] is a {type(genome).__name__}, not a neuroevo genome")
-    try:
-        genome.validate()
-    except ValueError as error:
-        raise ValueError(f"genomes[{position}]: {error}") from None
+    check_genome(genome, f"genomes[{position}]")
     arch = genome.architecture
     if arch.n_conv:
         raise ValueError(f"stack_policies takes dense genomes; genomes[{position}] ({arch.spec}) has conv layers")

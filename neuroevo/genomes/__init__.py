@@ -1,6 +1,6 @@
 """Genomes: the embedding (neuron-set) encoding and the direct (weight-matrix) baseline."""
 
-from neuroevo.genomes.base import Genome
+from neuroevo.genomes.base import Genome, check_genome
 from neuroevo.genomes.direct import (
     DirectGenome,
     direct_record_shapes,
@@ -16,6 +16,7 @@ from neuroevo.genomes.embedding import (
 )
 
 __all__ = [
+    "check_genome",
     "EMBEDDING_INITS",
     "Genome",
     "DirectGenome",

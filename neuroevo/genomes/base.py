@@ -228,3 +228,26 @@ class Genome:
     def __repr__(self) -> str:
         widths = "-".join(str(w) for w in self.widths)
         return f"{type(self).__name__}({self.architecture}, widths={widths})"
+
+
+def check_genome(genome: object, name: str) -> None:
+    """Raise unless ``genome`` is a consistent genome with finite records (:meth:`Genome.validate`).
+
+    Catches what was written into a genome's tensors in place after construction, such as NaN or
+    Inf, before it is spread into children, stacked into a policy or handed to a solver.
+
+    Args:
+        genome: the argument to check.
+        name: the argument's name (``"ind2"``, ``"genomes[3]"``, ...), which starts the message:
+            ``"ind2: layer 1 contains NaN or Inf"``.
+
+    Raises:
+        TypeError: not a genome.
+        ValueError: :meth:`Genome.validate`'s message (which layer, what is wrong), after ``name``.
+    """
+    if not isinstance(genome, Genome):
+        raise TypeError(f"{name}: expected a neuroevo genome, got {type(genome).__name__}")
+    try:
+        genome.validate()
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
