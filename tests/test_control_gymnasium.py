@@ -81,3 +81,13 @@ def test_missing_gymnasium_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "gymnasium", None)
     with pytest.raises(ImportError, match=r"pip install 'neuroevo\[control\]'"):
         GymnasiumEnv("CartPole-v1")
+
+
+def test_lunar_lander_runs_where_box2d_is_installed():
+    """LunarLander-v3 needs Box2D (the ``box2d`` extra); where it installs, the adapter steps it."""
+    for module in ("Box2D", "pygame"):  # gymnasium's box2d tasks import both
+        pytest.importorskip(module, reason="LunarLander-v3 needs Box2D: pip install 'neuroevo[box2d]'")
+    env = make_env("gymnasium:LunarLander-v3", max_steps=30)
+    assert (env.observation_size, env.action_size, env.discrete) == (8, 4, True)
+    returns, lengths = _run(env, 2, lambda obs: torch.zeros(2, dtype=torch.int64))
+    assert lengths.tolist() == [30, 30] and torch.isfinite(returns).all()
