@@ -146,3 +146,14 @@ def test_the_results_section_is_written_at_the_end_and_replaced_on_rerun(example
     document["runs"][0]["evaluations"] = 99
     with pytest.raises(ValueError, match="unequal evaluations"):
         example.write_report(document, tmp_path, results)
+
+
+def test_the_section_marks_runs_whose_code_changed_as_stale(example, monkeypatch, tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n")
+    curve = [{"evaluations": 8, "best": 0.5, "mean": 0.4, "intermediate_avg": None, "diversity": 0.1}]
+    document = {"commit": "abc", "settings": {}, "runs": [record("none", s, 0.9, curve=curve) for s in range(2)]}
+    monkeypatch.setattr(example, "changed_since", lambda commit: ["populations/engine.py"])
+    assert "† Stale" in example.write_report(document, tmp_path, results) and "in 1 file(s)" in results.read_text()
+    monkeypatch.setattr(example, "changed_since", lambda commit: [])
+    assert "† Stale" not in example.write_report(document, tmp_path, results)
