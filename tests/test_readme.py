@@ -25,6 +25,7 @@ SMOKE = {
     "sweep": ["--coefficients", "0,1", "--repeats", "1", "--probe-size", "32"],
     "evolve": ["--generations", "1", "--population", "4", "--steps", "2", "--ancestor-steps", "4", "--no-progress"],
     "ga": ["--generations", "1", "--population", "4", "--no-progress"],
+    "control": ["--cap", "60", "--population", "8", "--max-steps", "50", "--no-progress"],
 }
 #: Commands that set up the environment or run this very suite: CI runs them around the tests.
 SET_UP = ("python3.11 -m venv", ". .venv/bin/activate", "pip install", "pytest")
