@@ -29,6 +29,12 @@ def add_architecture_arguments(parser: argparse.ArgumentParser, *, required: boo
 
 
 def architecture_from_args(args: argparse.Namespace, input_shape: tuple[int, ...] | None = None) -> Architecture:
+    """The :class:`~neuroevo.architecture.Architecture` of ``--arch`` and its options (``--sigma``,
+    ``--junction``, ...), for inputs of ``input_shape`` when the spec has no input token.
+
+    Raises:
+        ValueError: a malformed spec or option.
+    """
     return Architecture.parse(
         args.arch,
         input_shape,
@@ -64,6 +70,7 @@ def describe(genome: Genome) -> str:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    """``neuroevo init``: write a randomly initialised genome file; returns the exit status."""
     architecture = architecture_from_args(args)
     genome = random_genome(args, architecture, torch.Generator().manual_seed(args.seed))
     save_genome(genome, args.output)
@@ -73,6 +80,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    """``neuroevo info``: describe each genome file (architecture, widths, parameter counts)."""
     for path in args.files:
         print(f"{path}:")
         print(describe(load_genome(path)))
@@ -80,6 +88,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``init`` and ``info`` commands to ``subparsers``."""
     init = subparsers.add_parser("init", help="write a randomly initialised genome file",
                                  description="Write a randomly initialised genome file.")
     add_architecture_arguments(init)

@@ -48,6 +48,12 @@ def format_summary(result: SweepResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``neuroevo sweep``: run a transplant or interpolation sweep on the given parents and write its
+    CSV, JSON and plot; returns the exit status.
+
+    Raises:
+        ValueError: missing or mismatched parents, or settings the sweep refuses, before any work.
+    """
     embedding = _load_pair(args.embedding_parents, "embedding")
     direct = _load_pair(args.parents, "direct")
     if args.direct_equivalent:
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` command to ``subparsers``."""
     sweep = subparsers.add_parser(
         "sweep",
         help="crossover destructiveness sweeps (transplant, interpolation)",

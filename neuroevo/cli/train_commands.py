@@ -68,6 +68,8 @@ def _encoding_summary(genome: Genome, *, trained: bool, source: str | None) -> d
 
 # ------------------------------------------------------------------- train
 def run_train(args: argparse.Namespace) -> int:
+    """``neuroevo train``: train a genome from random initialisation (the best holdout step kept,
+    one test evaluation) and write it with its input encoding and metrics; returns the exit status."""
     full_train, test = load_data(args, "train"), load_data(args, "test")
     train, holdout = train_holdout_split(full_train, args.holdout, seed=args.split_seed, stratify=True)
     architecture = architecture_from_args(args, train.input_shape)
@@ -116,6 +118,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------- fit
 def run_fit(args: argparse.Namespace) -> int:
+    """``neuroevo fit``: fit an embedding genome to a trained direct network (eq. 4) and write it
+    with its input encoding and metrics; returns the exit status.
+
+    Raises:
+        ValueError: a reference that is not a direct genome, or settings the fit refuses.
+    """
     reference = load_genome(args.reference)
     if not isinstance(reference, DirectGenome):
         raise ValueError(f"{args.reference}: the reference must be a direct genome, not an {reference.encoding} genome")
@@ -162,6 +170,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` and ``fit`` commands to ``subparsers``."""
     train = subparsers.add_parser(
         "train", help="train a genome from random initialisation",
         description="Train a randomly initialised genome (default: the paper's recipe, Adam with a one-cycle "
