@@ -113,6 +113,22 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     return document
 
 
+def merge(output: Path, parts: list[Path]) -> dict[str, Any]:
+    """Add the records of ``parts`` to ``output`` (a record of the same task, arm and seed in a later
+    file replaces an earlier one); the document keeps each record's own commit."""
+    document = json.loads(output.read_text()) if output.exists() else {"runs": []}
+    records = {(r["task"], r["arm"], r["seed"]): r for r in document["runs"]}
+    for part in parts:
+        content = json.loads(part.read_text())
+        records.update({(r["task"], r["arm"], r["seed"]): r for r in content["runs"]})
+        document.setdefault("parts", []).append({"commit": content.get("commit"),
+                                                 "command": content.get("provenance", {}).get("command")})
+    document["runs"] = list(records.values())
+    document["commit"] = sorted({str(r["commit"]) for r in document["runs"]})
+    atomic_write(output, lambda tmp: tmp.write_text(json.dumps(document, indent=1) + "\n"))
+    return document
+
+
 # ------------------------------------------------------------------ the report
 
 
@@ -269,9 +285,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", default="docs/RESULTS.md")
     parser.add_argument("--keep-stale", action="store_true", help="keep records measured on code that changed since")
     parser.add_argument("--report-only", action="store_true", help="only write the figures and the RESULTS section")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="PART",
+                        help="add the records of these result files (runs measured in parallel processes) to "
+                             "--output, then report")
     args = parser.parse_args(argv)
     output = Path(args.output)
-    document = json.loads(output.read_text()) if args.report_only else run_all(args)
+    if args.merge:
+        merge(output, args.merge)
+    document = json.loads(output.read_text()) if args.report_only or args.merge else run_all(args)
     section = report(document, Path(args.results).parent / "figures", args.cap)
     replace_markdown_section(args.results, SECTION, section)
     print(section)

@@ -1,0 +1,61 @@
+"""The control comparison's statistics, merge and generated section (synthetic records)."""
+
+import importlib.util
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def example():
+    spec = importlib.util.spec_from_file_location("control_comparison", REPO / "examples" / "control_comparison.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["control_comparison"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def record(arm, seed, evaluations, task="double-pole", commit="c1"):
+    return {"task": task, "arm": arm, "algorithm": arm.split("-")[0], "encoding": "embedding",
+            "variation": arm.split("-", 1)[1], "operator": "-", "seed": seed, "evaluations_to_solve": evaluations,
+            "solved": evaluations is not None, "generalisation": None, "wall_s": 1.0, "commit": commit}
+
+
+def test_unsolved_runs_count_against_the_median_and_the_interval_holds_it(example):
+    runs = [record("cosyne-crossover", s, e) for s, e in enumerate([100, 200, 300, None, None])]
+    (row,) = example.summarise(runs)
+    assert (row["n"], row["solved"], row["median"]) == (5, 3, 300)
+    assert row["mean_solved"] == 200
+    low, high = row["interval"]
+    assert low <= row["median"] <= high and math.isinf(high)
+    runs = [record("cosyne-crossover", s, e) for s, e in enumerate([100, None, None])]
+    assert math.isinf(example.summarise(runs)[0]["median"])
+
+
+def test_the_rank_test_is_one_sided_and_ties_unsolved_runs_at_the_cap(example):
+    fast, slow = np.array([100.0] * 8), np.array([900.0] * 4 + [math.inf] * 4)
+    assert example.rank_test(fast, slow, 1000) < 0.01
+    assert example.rank_test(slow, fast, 1000) > 0.99
+    assert example.rank_test(np.array([math.inf] * 5), np.array([math.inf] * 5), 1000) == pytest.approx(1.0, abs=0.5)
+
+
+def test_goals_say_not_judged_below_fifty_runs(example):
+    runs = ([record("cosyne-crossover", s, 100 + s) for s in range(10)]
+            + [record("cosyne-mutation-only", s, 5000 + s) for s in range(10)])
+    lines = example.goals("double-pole", example.summarise(runs), 20_000)
+    assert any("CoSyNE's published 954" in line and "**met**" in line for line in lines)
+    assert any("crossover pays (cosyne)" in line and "not judged (n = 10 < 50)" in line for line in lines)
+
+
+def test_merge_keeps_every_part_and_lets_a_later_part_replace_a_run(example, tmp_path):
+    first, second, output = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "all.json"
+    first.write_text(json.dumps({"commit": "c1", "runs": [record("ga-crossover", 0, 10), record("ga-crossover", 1, 20)]}))
+    second.write_text(json.dumps({"commit": "c2", "runs": [record("ga-crossover", 1, 30, commit="c2")]}))
+    document = example.merge(output, [first, second])
+    assert sorted((r["seed"], r["evaluations_to_solve"]) for r in document["runs"]) == [(0, 10), (1, 30)]
+    assert json.loads(output.read_text())["commit"] == ["c1", "c2"]
