@@ -136,3 +136,20 @@ def test_version_1_checkpoints_still_load(tmp_path):
     del metadata[CHECKSUM_KEY]
     _rewrite(path, tensors, {**metadata, "format_version": "1"})
     assert load_checkpoint(path).state.generation == 4
+
+
+def test_atomic_writes_give_files_the_permissions_a_plain_write_would(tmp_path):
+    import os
+    import stat
+
+    from neuroevo.files import atomic_write
+
+    umask = os.umask(0o022)
+    try:
+        new = atomic_write(tmp_path / "new.txt", lambda tmp: tmp.write_text("x"))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # mkstemp alone leaves 0o600
+        os.chmod(new, 0o640)
+        atomic_write(new, lambda tmp: tmp.write_text("y"))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640  # a rewrite keeps the file's own
+    finally:
+        os.umask(umask)
