@@ -193,8 +193,13 @@ def run_control(
     population = neuron_subpopulations(members) if settings.algorithm == "esp" else members
     solved_generalisation: list[int] = []
 
+    checked: set[str] = set()  # champions that failed the check: a generation that keeps one skips it
+
     def solved_nv(state: GAState) -> bool:
         best = state.halloffame[0]
+        if best.content_hash in checked:
+            return False
+        checked.add(best.content_hash)
         check = solve_check(stack_policies([best], device=device), compile=compile)
         if bool(check.solved[0]):
             solved_generalisation.append(int(check.generalisation[0]))

@@ -110,3 +110,22 @@ def test_classification_refuses_a_recurrent_genome_instead_of_dropping_its_recur
         evaluate_population([genome], data)
     with pytest.raises(ValueError, match="is recurrent"):
         evaluate_genome(genome, data)
+
+
+def test_a_non_markov_champion_is_solve_checked_once_however_many_generations_it_leads(monkeypatch):
+    import populations.control as control
+
+    checked = []
+    real = control.solve_check
+
+    def counting(policy, **options):
+        checked.append(policy.weights[0].clone())
+        return real(policy, steps=200)
+
+    monkeypatch.setattr(control, "solve_check", counting)
+    settings = ControlSettings(task="double-pole-nv", algorithm="ga", variation="none", population=8, cap=64,
+                               max_steps=50)
+    record, result = run_control(settings, seed=0)
+    generations = len(result.curve)
+    distinct = {tuple(w.flatten().tolist()) for w in checked}
+    assert len(checked) == len(distinct) < generations  # selection alone keeps the champion for generations
