@@ -18,13 +18,14 @@ figures and the generated section of ``docs/RESULTS.md``::
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import math
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,6 +59,7 @@ KEY_FIELDS = ("task", "algorithm", "encoding", "variation", "operator", "seed")
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
+@functools.cache
 def _peers() -> Any:
     spec = importlib.util.spec_from_file_location("control_peers", REPOSITORY / "examples" / "control_peers.py")
     module = importlib.util.module_from_spec(spec)
