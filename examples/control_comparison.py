@@ -34,13 +34,13 @@ from scipy import stats
 from neuroevo.files import atomic_write, replace_markdown_section
 from neuroevo.plotting import pyplot, save_figure
 from neuroevo.provenance import changed_since, provenance
-from populations.control import ControlSettings, run_control
+from populations.control import ControlSettings, run_controls
 
 TASKS = ("double-pole", "double-pole-nv", "gymnasium:CartPole-v1")
 #: arm name -> (algorithm, encoding, variation, crossover)
 ARMS: dict[str, tuple[str, str, str, str]] = {
     **{f"{algorithm}-{variation}": (algorithm, "embedding", variation, "interpolate-aligned")
-       for algorithm in ("cosyne", "esp", "ga") for variation in ("crossover", "mutation-only", "none")},
+       for algorithm in ("cosyne", "esp", "sane", "ga") for variation in ("crossover", "mutation-only", "none")},
     "ga-transplant": ("ga", "embedding", "crossover", "transplant-aligned"),
     "ga-direct-crossover": ("ga", "direct", "crossover", "interpolate"),
     "ga-direct-mutation-only": ("ga", "direct", "mutation-only", "interpolate"),
@@ -67,19 +67,23 @@ def _peers() -> Any:
     return module
 
 
-def run_arm(task: str, arm: str, seed: int, cap: int, compile: bool) -> dict[str, Any]:
-    """One run: an arm of :data:`ARMS` or a peer of :data:`PEERS` on ``task``."""
-    if arm in PEERS:
-        peers = _peers()
-        run = peers.run_cma if arm == "cma-es" else peers.run_neat
-        return run(task, seed, cap=cap)
+def arm_settings(task: str, arm: str, cap: int) -> ControlSettings:
+    """The settings of an arm of :data:`ARMS` on ``task``."""
     algorithm, encoding, variation, operator = ARMS[arm]
     settings = ControlSettings(task=task, algorithm=algorithm, encoding=encoding, variation=variation,
                                crossover=operator, cap=cap)
-    if task == CARTPOLE:
-        settings = replace(settings, **CARTPOLE_SETTINGS)
-    record, _ = run_control(settings, seed=seed, compile=compile)
-    return {**record, "task": task}
+    return replace(settings, **CARTPOLE_SETTINGS) if task == CARTPOLE else settings
+
+
+def run_arm(task: str, arm: str, seeds: list[int], cap: int, compile: bool) -> list[dict[str, Any]]:
+    """Runs of an arm of :data:`ARMS` (all ``seeds`` in lockstep, one batched rollout per round:
+    :func:`populations.control.run_controls`) or of a peer of :data:`PEERS` (one seed at a time)."""
+    if arm in PEERS:
+        peers = _peers()
+        run = peers.run_cma if arm == "cma-es" else peers.run_neat
+        return [run(task, seed, cap=cap) for seed in seeds]
+    records = run_controls(arm_settings(task, arm, cap), seeds, compile=compile)
+    return [{**record, "task": task} for record in records]
 
 
 def key(record: dict[str, Any]) -> tuple:
@@ -101,17 +105,17 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     document = {"commit": measured["commit"], "provenance": measured, "runs": runs}
     done = {(r["task"], r["arm"], r["seed"]) for r in runs}
     for task in args.tasks:
-        for seed in args.seeds:
-            for arm in args.arms:
-                if (task, arm, seed) in done:
-                    continue
-                record = {**run_arm(task, arm, seed, args.cap, args.compile), "arm": arm,
-                          "commit": measured["commit"], "dirty": measured["dirty"]}
-                runs.append(record)
+        for arm in args.arms:
+            missing = [seed for seed in args.seeds if (task, arm, seed) not in done]
+            group = 1 if arm in PEERS else args.lockstep
+            for start in range(0, len(missing), group):
+                seeds = missing[start:start + group]
+                for record in run_arm(task, arm, seeds, args.cap, args.compile):
+                    runs.append({**record, "arm": arm, "commit": measured["commit"], "dirty": measured["dirty"]})
+                    print(f"{task} {arm} seed {record['seed']}: "
+                          + (f"solved in {record['evaluations_to_solve']}" if record["solved"] else "not solved")
+                          + f" ({record['wall_s']} s)", flush=True)
                 atomic_write(path, lambda tmp: tmp.write_text(json.dumps(document, indent=1) + "\n"))
-                print(f"{task} {arm} seed {seed}: "
-                      + (f"solved in {record['evaluations_to_solve']}" if record["solved"] else "not solved")
-                      + f" ({record['wall_s']} s)", flush=True)
     return document
 
 
@@ -252,7 +256,7 @@ def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
     if task == "double-pole-nv":
         out.append(f"- mean generalisation of solutions at least 200 of 625 ({best['arm']}: "
                    f"{_number(best['generalisation'])}): **{'met' if best['generalisation'] >= 200 else 'missed'}**")
-    for algorithm in ("cosyne", "esp", "ga"):
+    for algorithm in ("cosyne", "esp", "sane", "ga"):
         cross, *others = (by_arm.get(f"{algorithm}-{v}") for v in ("crossover", "mutation-only", "none"))
         if cross is None:
             continue
@@ -283,6 +287,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-49"))
     parser.add_argument("--cap", type=int, default=100_000, help="evaluations (episodes) per run")
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="eager rollouts")
+    parser.add_argument("--lockstep", type=int, default=50, metavar="N",
+                        help="runs of one arm stepped together, one batched rollout per round (1: one at a time)")
     parser.add_argument("--output", default="docs/results/control_comparison.json")
     parser.add_argument("--results", default="docs/RESULTS.md")
     parser.add_argument("--keep-stale", action="store_true", help="keep records measured on code that changed since")

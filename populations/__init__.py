@@ -9,7 +9,7 @@ its strategies, checkpoints.
   whole list in one batched pass).
 * :mod:`~populations.engine`: :func:`evolve` / :func:`resume`, the one generational loop, for any
   :class:`Strategy`; its :class:`EvolutionResult` carries a typed learning curve.
-* :mod:`~populations.strategies`: :class:`EaSimple`, :class:`Memetic`, :class:`ESP`, :class:`CoSyNE`.
+* :mod:`~populations.strategies`: :class:`EaSimple`, :class:`Memetic`, :class:`ESP`, :class:`SANE`, :class:`CoSyNE`.
 * :mod:`~populations.rollouts`, :mod:`~populations.control`: control tasks as fitness (batched
   rollouts as ``toolbox.map``) and one gradient-free run on a control task (:func:`run_control`;
   not imported here: they need the control environments).
@@ -37,12 +37,13 @@ from populations.individuals import (
 )
 from populations.initialisation import population_from_files, population_from_parents, random_population, train_parents
 from populations.learning import LamarckianTraining
+from populations.lockstep import run_in_lockstep
 from populations.logbook import write_logbook_csv
 from populations.memetic import MemeticSettings, run_memetic
 from populations.neuron_evolution import run_neuron_level
 from populations.rng import capture_rng_state, restore_rng_state, seed_everything
 from populations.specialists import class_shards, specialist_population
-from populations.strategies import ESP, CoSyNE, EaSimple, Memetic, neuron_subpopulations
+from populations.strategies import ESP, SANE, CoSyNE, EaSimple, Memetic, neuron_subpopulations, sane_population
 from populations.toolbox import BatchedEvaluation, BatchedMap, register_batched_evaluation
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "LamarckianTraining",
     "Memetic",
     "MemeticSettings",
+    "SANE",
     "Strategy",
     "capture_rng_state",
     "class_shards",
@@ -78,6 +80,8 @@ __all__ = [
     "random_population",
     "register_batched_evaluation",
     "restore_rng_state",
+    "run_in_lockstep",
+    "sane_population",
     "resume",
     "run_memetic",
     "run_neuron_level",

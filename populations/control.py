@@ -8,6 +8,7 @@ evaluation cap is spent, and returns a record of the protocol of Gomez, Schmidhu
 
 * ``ga``: :class:`~populations.strategies.EaSimple` on whole networks (tournament selection);
 * ``esp``: :class:`~populations.strategies.ESP`, slot subpopulations of neuron records;
+* ``sane``: :class:`~populations.strategies.SANE`, a neuron pool and network blueprints;
 * ``cosyne``: :class:`~populations.strategies.CoSyNE`, records permuted across networks.
 
 Solved: ``double-pole`` (Markov) when an evaluated network balances ``max_steps`` (100,000) steps,
@@ -37,14 +38,15 @@ from populations.checkpoint import GAState, load_checkpoint
 from populations.engine import EvolutionResult, Strategy, evolve, resume
 from populations.individuals import similar
 from populations.initialisation import random_population
+from populations.lockstep import FitnessBatch, run_in_lockstep
 from populations.rng import seed_everything
 from populations.rollouts import RolloutEvaluation
-from populations.strategies import ESP, CoSyNE, EaSimple, neuron_subpopulations
+from populations.strategies import ESP, SANE, CoSyNE, EaSimple, neuron_subpopulations, sane_population
 from populations.toolbox import BatchedMap, FitnessValues
 
-__all__ = ["ALGORITHMS", "ControlSettings", "DEFAULT_ARCHITECTURES", "run_control"]
+__all__ = ["ALGORITHMS", "ControlSettings", "DEFAULT_ARCHITECTURES", "run_control", "run_controls"]
 
-ALGORITHMS = ("ga", "esp", "cosyne")
+ALGORITHMS = ("ga", "esp", "sane", "cosyne")
 #: A small network per task: tanh hidden neurons, recurrent where the task hides the velocities.
 DEFAULT_ARCHITECTURES = {"double-pole": "6-5-1", "double-pole-nv": "3-5r-1", "cartpole": "4-8-2"}
 
@@ -59,10 +61,11 @@ class ControlSettings:
         algorithm: one of :data:`ALGORITHMS`.
         variation: ``"crossover"``, ``"mutation-only"`` or ``"none"``.
         crossover: a crossover of :data:`operators.registry.CROSSOVERS` (ga and cosyne).
-        encoding: ``"embedding"`` or ``"direct"`` (esp and cosyne need embedding genomes).
+        encoding: ``"embedding"`` or ``"direct"`` (esp, sane and cosyne need embedding genomes).
         d: embedding width (at least the number of inputs, so that a neuron's incoming weights
             ``E z`` can point anywhere: with ``d`` below it they share a ``d``-dimensional subspace).
-        population: networks (ga, cosyne) or records per slot (esp).
+        population: networks (ga, cosyne), blueprints (sane: its pool holds their hidden records,
+            ``population`` times the hidden width) or records per slot (esp).
         trials: esp: networks each record joins per generation.
         cap: the evaluation (episode) budget.
         mutation_sigma: Gaussian mutation std; mutation_indpb: probability per gene.
@@ -107,12 +110,12 @@ class ControlSettings:
 class _SolveMonitor:
     """The rollout evaluation, counting every evaluation and noting the first that solves."""
 
-    def __init__(self, inner: RolloutEvaluation, solves: Callable[[float], bool] | None) -> None:
+    def __init__(self, inner: FitnessBatch, solves: Callable[[float], bool] | None) -> None:
         self.inner, self.solves = inner, solves
         self.count, self.solved_at = 0, None
 
     def batch(self, genomes: Sequence[Genome]) -> list[FitnessValues]:
-        values = self.inner.batch(genomes)
+        values = self.inner(genomes)
         for (value,) in values:
             self.count += 1
             if self.solved_at is None and self.solves is not None and self.solves(value):
@@ -130,6 +133,8 @@ def _strategy(settings: ControlSettings) -> Strategy:
                         mutpb=0.0 if settings.variation == "none" else settings.mutpb)
     if settings.algorithm == "esp":
         return ESP(variation=settings.variation, trials=settings.trials, alpha=settings.alpha)
+    if settings.algorithm == "sane":
+        return SANE(variation=settings.variation, alpha=settings.alpha)
     if settings.algorithm == "cosyne":
         return CoSyNE(variation=settings.variation)
     raise ValueError(f"unknown algorithm {settings.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
@@ -144,6 +149,7 @@ def run_control(
     progress: bool = False,
     on_generation: Callable[[GAState], None] | None = None,
     compile: bool = False,
+    evaluate: FitnessBatch | None = None,
 ) -> tuple[dict[str, Any], EvolutionResult]:
     """One run of one arm, until solved or ``settings.cap`` evaluations.
 
@@ -156,7 +162,10 @@ def run_control(
         progress: show a progress bar.
         on_generation: called after every generation.
         compile: compile the rollouts (``torch.compile``; worth it for long runs: each new
-            population size costs a compilation of about half a minute on a CPU).
+            population size costs a compilation of a few seconds on a CPU).
+        evaluate: the batched fitness to use instead of the run's own rollouts; it must compute
+            the same fitness (:func:`run_controls` passes its share of a rollout that serves
+            several runs).
 
     Returns:
         ``(record, result)``: the record (task, algorithm, encoding, variation, operator, seed,
@@ -178,7 +187,8 @@ def run_control(
                                    max_steps=settings.max_steps, compile=compile)
     steps_cap = evaluation.max_steps or evaluation.env.max_steps
     target = settings.threshold if settings.task not in ("double-pole", "double-pole-nv") else float(steps_cap)
-    monitor = _SolveMonitor(evaluation, (lambda v: v >= target) if markov_like and target is not None else None)
+    monitor = _SolveMonitor(evaluate or evaluation.batch,
+                            (lambda v: v >= target) if markov_like and target is not None else None)
     seed_everything(seed)
     toolbox = base.Toolbox()
     toolbox.register("evaluate", monitor)
@@ -190,7 +200,7 @@ def run_control(
     toolbox.register("select", tools.selTournament, tournsize=settings.tournament)
     members = random_population(arch, settings.population, encoding=settings.encoding, d=settings.d,
                                 init="fan-in" if settings.encoding == "embedding" else "normal")
-    population = neuron_subpopulations(members) if settings.algorithm == "esp" else members
+    population = {"esp": neuron_subpopulations, "sane": sane_population}.get(settings.algorithm, list)(members)
     solved_generalisation: list[int] = []
 
     checked: set[str] = set()  # champions that failed the check: a generation that keeps one skips it
@@ -230,3 +240,31 @@ def run_control(
         "evaluations": monitor.count, "wall_s": round(time.perf_counter() - start, 2),
     }
     return record, result
+
+
+def run_controls(settings: ControlSettings, seeds: Sequence[int], *, device: torch.device | str | None = None,
+                 compile: bool = False, progress: bool = False) -> list[dict[str, Any]]:
+    """Independent runs of one arm, one per seed, stepped in lockstep: every generation's networks
+    of all runs still going are rolled out as one batch (:func:`populations.lockstep.run_in_lockstep`).
+
+    Each record is the one :func:`run_control` returns for its seed alone (fitness does not depend
+    on a genome's batch), except ``wall_s``: the time from the group's start to the run's end. The
+    records add ``lockstep``, the number of runs in the group.
+
+    Raises:
+        ValueError: contradictory settings or no seeds, before any work.
+    """
+    if not seeds:
+        raise ValueError("run_controls needs at least one seed")
+    _strategy(settings)  # contradictory settings fail here, before the group starts
+    shared = RolloutEvaluation(settings.task, episodes=settings.episodes, device=device,
+                               max_steps=settings.max_steps, compile=compile)
+
+    def job(seed: int) -> Callable[[FitnessBatch], dict[str, Any]]:
+        def one(batch: FitnessBatch) -> dict[str, Any]:
+            return run_control(settings, seed=seed, device=device, compile=compile, evaluate=batch)[0]
+        return one
+
+    records = run_in_lockstep([job(seed) for seed in seeds], shared.batch, progress=progress,
+                              description=f"{settings.algorithm} {settings.variation} runs")
+    return [{**record, "lockstep": len(seeds)} for record in records]

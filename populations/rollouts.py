@@ -22,7 +22,7 @@ from deap import base
 
 from neuroevo.control.envs import BatchedEnv, TensorEnv, make_env
 from neuroevo.control.genome_policy import stack_policies
-from neuroevo.control.rollout import RolloutResult, generalisation_score, rollout
+from neuroevo.control.rollout import RolloutResult, generalisation_score, padded_population, rollout
 from neuroevo.genomes import Genome
 from neuroevo.validation import check_int
 from populations.toolbox import BatchedMap, FitnessValues
@@ -52,13 +52,6 @@ class RolloutReport:
     generalisation: int | None
 
 
-def compiled_population(count: int) -> int:
-    """The population size a compiled rollout of ``count`` genomes runs at: the next power of two
-    (at least 8). The extra rows repeat the last genome; their results are dropped. Episodes step in
-    lockstep, so the padding costs little, while every new size would cost a compilation."""
-    return max(8, 1 << (count - 1).bit_length())
-
-
 class RolloutEvaluation:
     """Fitness of genomes as controllers of one task: ``(value,)`` per genome.
 
@@ -76,7 +69,8 @@ class RolloutEvaluation:
         max_steps: the episode cap (default: the task's).
         device: where the rollouts run (CPU when ``None``).
         compile: compile the fused step (:func:`~neuroevo.control.rollout.rollout`); batches are
-            padded to :func:`compiled_population` genomes so that a run compiles a few times only.
+            padded to :func:`~neuroevo.control.rollout.padded_population`
+            genomes (the extra rows repeat the last genome; their results are dropped) so that a run compiles a few times only.
         env_options: further options of the task (e.g. ``start_angle``).
 
     Raises:
@@ -121,7 +115,7 @@ class RolloutEvaluation:
         genomes = list(genomes)
         count = len(genomes)
         if self.compile:  # a few population sizes, so that the compiled step is reused, not recompiled
-            genomes += genomes[-1:] * (compiled_population(count) - count)
+            genomes += genomes[-1:] * (padded_population(count) - count)
         policy = stack_policies(genomes, device=self.env.device)
         result = rollout(policy, self.env, episodes=self.episodes, seed=self.seed, max_steps=self.max_steps,
                          starts=self.starts, compile=self.compile)

@@ -59,3 +59,15 @@ def test_merge_keeps_every_part_and_lets_a_later_part_replace_a_run(example, tmp
     document = example.merge(output, [first, second])
     assert sorted((r["seed"], r["evaluations_to_solve"]) for r in document["runs"]) == [(0, 10), (1, 30)]
     assert json.loads(output.read_text())["commit"] == ["c1", "c2"]
+
+
+def test_runs_of_an_arm_are_measured_in_lockstep_and_reported(example, tmp_path):
+    output, results = tmp_path / "runs.json", tmp_path / "RESULTS.md"
+    results.write_text("# Results\n")
+    example.main(["--tasks", "double-pole", "--arms", "sane-crossover", "cosyne-mutation-only", "--seeds", "0-1",
+                  "--cap", "80", "--no-compile", "--output", str(output), "--results", str(results)])
+    document = json.loads(output.read_text())
+    assert sorted((r["arm"], r["seed"]) for r in document["runs"]) == [
+        ("cosyne-mutation-only", 0), ("cosyne-mutation-only", 1), ("sane-crossover", 0), ("sane-crossover", 1)]
+    assert all(r["lockstep"] == 2 and r["evaluations"] <= 80 + 40 and r["commit"] for r in document["runs"])
+    assert "| sane-crossover | 2 | 0 | unsolved |" in results.read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -201,6 +202,36 @@ def test_compiled_rollout_equals_eager():
     eager, compiled = (rollout(blind, env, seed=0, compile=c) for c in (False, True))
     assert torch.equal(eager.steps, compiled.steps)
     torch.testing.assert_close(eager.scores, compiled.scores, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_compacted_rollout_equals_the_full_batch(monkeypatch, compile):
+    """Dropping finished members from the batch (compact=True) changes no member's returns, steps,
+    scores or recurrent bookkeeping, and it does drop them: the batch shrinks while long episodes go
+    on. The members' episode lengths differ widely, so several compactions happen."""
+    module = importlib.import_module("neuroevo.control.rollout")  # the package's ``rollout`` is the function
+    gathered = []
+    original = module._gather
+
+    def spy(take, *args):
+        gathered.append(len(take))
+        return original(take, *args)
+
+    monkeypatch.setattr(module, "_gather", spy)
+    scales = torch.linspace(0.01, 2.0, 40)[:, None, None]
+    blind = random_policy(40, (3, 5, 1), recurrent=True, scale=1.0, seed=7)
+    blind = StackedPolicy([w * scales for w in blind.weights], [b * scales[:, 0] for b in blind.biases],
+                          [None if r is None else r * scales for r in blind.recurrent])
+    env = DoublePole(velocities=False, max_steps=400)
+    full, compacted = (rollout(blind, env, episodes=3, seed=1, compile=compile, compact=c) for c in (False, True))
+    assert gathered and gathered[-1] < 40  # the batch did shrink
+    assert len(set(full.steps.flatten().tolist())) > 10
+    assert torch.equal(full.steps, compacted.steps) and torch.equal(full.returns, compacted.returns)
+    torch.testing.assert_close(full.scores, compacted.scores, rtol=0, atol=0)
+    cart = random_policy(33, (4, 6, 2), scale=1.5, seed=8)
+    full, compacted = (rollout(cart, CartPole(max_steps=300), episodes=2, seed=2, compile=compile, compact=c)
+                       for c in (False, True))
+    assert torch.equal(full.steps, compacted.steps) and torch.equal(full.returns, compacted.returns)
 
 
 # ------------------------------------------------------------------ the benchmark

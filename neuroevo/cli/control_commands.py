@@ -62,12 +62,13 @@ _HELP = {
     "task": "double-pole, double-pole-nv, cartpole or gymnasium:<id> (any registered Gymnasium environment)",
     "architecture": "network spec, e.g. 3-5r-1 (r: recurrent); built-in tasks default to "
                     + ", ".join(f"{task} {spec}" for task, spec in DEFAULT_ARCHITECTURES.items()),
-    "algorithm": "ga (whole networks), esp (a subpopulation per hidden neuron) or cosyne (neuron genes permuted)",
+    "algorithm": "ga (whole networks), esp (a subpopulation per hidden neuron), sane (a neuron pool and network "
+                 "blueprints) or cosyne (neuron genes permuted)",
     "variation": "crossover (with mutation), mutation-only or none (selection only)",
     "crossover": "the crossover (operators.registry)",
-    "encoding": "genome encoding (esp and cosyne need embedding)",
+    "encoding": "genome encoding (esp, sane and cosyne need embedding)",
     "d": "embedding width",
-    "population": "networks (ga, cosyne) or records per hidden slot (esp)",
+    "population": "networks (ga, cosyne), blueprints (sane) or records per hidden slot (esp)",
     "trials": "esp: networks each record joins per generation",
     "cap": "the evaluation (episode) budget",
     "mutation_sigma": "Gaussian mutation std",
@@ -154,7 +155,7 @@ def final_line(record: Mapping[str, Any], cap: int) -> str:
 
 def _describe(control: ControlSettings, device: str | None) -> str:
     variation = control.variation + (f" ({control.crossover})" if control.variation == "crossover" else "")
-    unit = "records per hidden slot" if control.algorithm == "esp" else "networks"
+    unit = {"esp": "records per hidden slot", "sane": "blueprints"}.get(control.algorithm, "networks")
     return (f"neuroevo control: {control.algorithm}, {variation}, on {control.task}: {control.population} {unit} "
             f"({control.encoding} genomes, {control.spec()}), until solved or {control.cap:,} evaluations, "
             f"on {device or 'cpu'}")

@@ -3,9 +3,16 @@
 :func:`rollout` steps the ``P * E`` episodes of a population of ``P`` policies (``E`` episodes
 each) in lockstep: one batched policy call and one batched environment step per time step, finished
 episodes masked. Episode ``e`` of member ``p`` is batch row ``p * E + e``. With ``compile=True``
-the step (policy and environment fused) of a tensor environment is compiled by ``torch.compile``
-once per environment, policy shape and batch size, and reused across calls (a new population of the
+:data:`DONE_CHECK_EVERY` steps (policy and environment fused) of a tensor environment are compiled by
+``torch.compile`` into one call, once per environment, policy shape and batch size, and reused across calls (a new population of the
 same shape does not recompile); other environments run eagerly.
+
+A tensor environment's rollout also *compacts*: every :data:`DONE_CHECK_EVERY` steps, when the
+members with an episode still running fit in half the batch or less, their rows are gathered into a
+smaller batch (a power of two, :func:`padded_population`, when compiled) and the finished members'
+results are put aside. One network that balances for a long time then no longer drags the whole
+population's batch along, which matters most when several runs share one batch
+(:mod:`populations.lockstep`). Rows never interact, so results are those of the uncompacted rollout.
 
 The non-Markov double-pole solve protocol (Gruau et al. 1996; Gomez et al. 2008):
 :func:`long_check` (balance 100,000 steps), :func:`generalisation_score` (625 starts) and
@@ -28,8 +35,19 @@ from neuroevo.control.envs.double_pole import (DAMPING_EPISODE, GENERALISATION_P
 from neuroevo.control.policy import StackedPolicy, forward
 from neuroevo.validation import check_int
 
-#: Steps between checks whether every episode has ended (each check synchronises with the device).
-DONE_CHECK_EVERY = 10
+#: Steps between checks whether every episode has ended (each check synchronises with the device);
+#: also the steps one compiled call takes (more steps per call cost little less per step on a CPU but
+#: compile for much longer: the double pole compiles in about 20 s at 4 steps, 55 s at 10).
+DONE_CHECK_EVERY = 4
+#: Distinct batch shapes one compiled step may take before torch.compile falls back to eager (its
+#: default is 8; population sizes and the compacted batches of :func:`rollout` need a few more).
+RECOMPILE_LIMIT = 64
+
+
+def padded_population(count: int) -> int:
+    """The population size a compiled rollout of ``count`` members runs at: the next power of two
+    (at least 8), so that a run compiles for a few batch shapes only."""
+    return max(8, 1 << (check_int("count", count) - 1).bit_length())
 
 
 @dataclass(frozen=True)
@@ -63,7 +81,7 @@ class RolloutResult:
 
 
 def rollout(policy: StackedPolicy, env: BatchedEnv, *, episodes: int = 1, seed: int, max_steps: int | None = None,
-            starts: Tensor | None = None, compile: bool = False) -> RolloutResult:
+            starts: Tensor | None = None, compile: bool = False, compact: bool = True) -> RolloutResult:
     """Run ``episodes`` episodes of every member of ``policy`` on ``env``, all in lockstep.
 
     Args:
@@ -77,6 +95,8 @@ def rollout(policy: StackedPolicy, env: BatchedEnv, *, episodes: int = 1, seed: 
             (tensor environments only).
         compile: compile the fused step with ``torch.compile`` (tensor environments; others run
             eagerly). Results equal the eager ones up to floating-point reassociation.
+        compact: drop finished members from the batch as they accumulate (tensor environments; see
+            the module docstring). The results are the same either way.
 
     Returns:
         The :class:`RolloutResult`.
@@ -100,8 +120,7 @@ def rollout(policy: StackedPolicy, env: BatchedEnv, *, episodes: int = 1, seed: 
             state = _repeat_starts(env, starts, episodes, population)
         current = env.start(state)
         observations = env.observe(current.state)
-        step = (_compiled_step(env, policy, episodes) if compile
-                else functools.partial(_step, env, policy.activation, population, episodes))
+        step = _tensor_step(env, policy, episodes, compile)
     else:
         if starts is not None:
             raise ValueError(f"{env.name}: explicit starts need a tensor environment")
@@ -112,16 +131,65 @@ def rollout(policy: StackedPolicy, env: BatchedEnv, *, episodes: int = 1, seed: 
     hidden = policy.initial_hidden(episodes)
     returns = torch.zeros(batch, dtype=env.dtype, device=env.device)
     failed_at = torch.full((batch,), -1, dtype=torch.int64, device=env.device)
-    for t in range(env.max_steps):
+    rows = _Rows(population, episodes, current, returns, failed_at)
+    stride = DONE_CHECK_EVERY if compile and isinstance(env, TensorEnv) else 1  # steps per call of ``step``
+    for t in range(0, env.max_steps, stride):
         observations, current, hidden, returns, failed_at = step(
             policy.weights, policy.biases, policy.recurrent, observations, current, hidden, returns, failed_at)
-        if (t + 1) % DONE_CHECK_EVERY == 0 and bool(current.done.all()):
-            break
-    _raise_on_nonfinite(env, failed_at, episodes)
-    scores = env.score(current.memory, returns) if isinstance(env, TensorEnv) else None
+        if (t + stride) % DONE_CHECK_EVERY == 0:
+            running = ~current.done.view(-1, episodes).all(1)
+            if not bool(running.any()):
+                break
+            alive = torch.nonzero(running[:rows.real]).flatten()
+            size = padded_population(len(alive)) if compile else len(alive)
+            if compact and isinstance(env, TensorEnv) and 2 * size <= policy.population:
+                rows.put_aside(current, returns, failed_at)
+                take = torch.cat([alive, alive[-1:].expand(size - len(alive))])
+                rows.keep(alive)
+                policy, observations, current, hidden, returns, failed_at = _gather(
+                    take, episodes, policy, observations, current, hidden, returns, failed_at)
+                step = _tensor_step(env, policy, episodes, compile)
+    rows.put_aside(current, returns, failed_at)
+    _raise_on_nonfinite(env, rows.failed_at, episodes)
+    scores = env.score(rows.memory, rows.returns) if isinstance(env, TensorEnv) else None
     shape = (population, episodes)
-    return RolloutResult(returns.view(shape), current.steps.view(shape),
+    return RolloutResult(rows.returns.view(shape), rows.steps.view(shape),
                          None if scores is None else scores.view(shape))
+
+
+class _Rows:
+    """A rollout's per-episode results for the whole population while the batch is compacted: the
+    batch's first ``real`` members are original members ``members`` (the rest pad it)."""
+
+    def __init__(self, population: int, episodes: int, current: EnvState, returns: Tensor, failed_at: Tensor):
+        self.episodes, self.real = episodes, population
+        self.members = torch.arange(population, device=returns.device)
+        self.returns, self.failed_at = returns.clone(), failed_at.clone()
+        self.steps, self.memory = current.steps.clone(), current.memory.clone()
+
+    def put_aside(self, current: EnvState, returns: Tensor, failed_at: Tensor) -> None:
+        """Store the batch's real rows under their original members."""
+        index = (self.members[:, None] * self.episodes
+                 + torch.arange(self.episodes, device=self.members.device)).flatten()
+        count = self.real * self.episodes
+        for mine, theirs in ((self.returns, returns), (self.failed_at, failed_at), (self.steps, current.steps),
+                             (self.memory, current.memory)):
+            mine[index] = theirs[:count]
+
+    def keep(self, alive: Tensor) -> None:
+        """The batch now holds the members at positions ``alive`` of the current batch first."""
+        self.members, self.real = self.members[alive], len(alive)
+
+
+def _gather(take: Tensor, episodes: int, policy: StackedPolicy, observations: Tensor, current: EnvState,
+            hidden: list[Tensor | None], returns: Tensor, failed_at: Tensor):
+    """The batch of members ``take`` (positions in the current batch), with their episodes."""
+    def rows(t: Tensor) -> Tensor:
+        return t.reshape(t.shape[0] // episodes, episodes, *t.shape[1:])[take].flatten(0, 1)
+
+    current = EnvState(*(rows(field) for field in current))
+    hidden = [None if h is None else h[take] for h in hidden]
+    return policy.select(take), rows(observations), current, hidden, rows(returns), rows(failed_at)
 
 
 def _step(env: TensorEnv | _Stepping, activation: str, population: int, episodes: int, weights: list[Tensor],
@@ -165,14 +233,34 @@ class _Stepping:
 _COMPILED: dict[tuple, Callable] = {}
 
 
+def _tensor_step(env: TensorEnv, policy: StackedPolicy, episodes: int, compile: bool) -> Callable:
+    """The fused step of ``policy`` on ``env`` (compiled, or eager)."""
+    if compile:
+        return _compiled_step(env, policy, episodes)
+    return functools.partial(_step, env, policy.activation, policy.population, episodes)
+
+
 def _compiled_step(env: TensorEnv, policy: StackedPolicy, episodes: int) -> Callable:
     constants = tuple(sorted((k, v) for k, v in vars(env).items() if isinstance(v, (bool, int, float, str))))
     key = (type(env), constants, str(env.device), env.dtype, policy.sizes, policy.activation,
            tuple(r is not None for r in policy.recurrent), policy.dtype, policy.population, episodes)
     if key not in _COMPILED:
-        step = functools.partial(_step, env, policy.activation, policy.population, episodes)
-        _COMPILED[key] = torch.compile(step, fullgraph=True, dynamic=False)
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+        steps = functools.partial(_steps, DONE_CHECK_EVERY, env, policy.activation, policy.population, episodes)
+        _COMPILED[key] = torch.compile(steps, fullgraph=True, dynamic=False)
     return _COMPILED[key]
+
+
+def _steps(count: int, env: TensorEnv, activation: str, population: int, episodes: int, weights: list[Tensor],
+           biases: list[Tensor], recurrent: list[Tensor | None], observations: Tensor, current: EnvState,
+           hidden: list[Tensor | None], returns: Tensor, failed_at: Tensor):
+    """``count`` lockstep steps (:func:`_step`) in one call: compiled, one call's overhead serves them
+    all. Steps past an episode's end change nothing of it (the environment masks finished episodes)."""
+    for _ in range(count):
+        observations, current, hidden, returns, failed_at = _step(
+            env, activation, population, episodes, weights, biases, recurrent, observations, current, hidden,
+            returns, failed_at)
+    return observations, current, hidden, returns, failed_at
 
 
 def _check_fits(policy: StackedPolicy, env: BatchedEnv) -> None:
