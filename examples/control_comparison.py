@@ -4,10 +4,10 @@ Miikkulainen (JMLR 2008).
 
 Each run is one record of ``docs/results/control_comparison.json`` (issue 18's fields, plus the
 architecture, the evaluations spent and the commit): an arm of :func:`populations.control.run_control`
-(GA, ESP or CoSyNE on embedding or direct genomes; crossover, mutation only or none) or a peer of
+(GA, ESP, SANE or CoSyNE on embedding or direct genomes; crossover, mutation only or none) or a peer of
 ``examples/control_peers.py`` (CMA-ES with restarts, neat-python), all on neuroevo's environments
 with one start state and one input scaling. Records are kept between invocations and re-run when
-the code they were measured with changed (``--keep-stale`` keeps them). ``--report-only`` writes the
+a module their process loaded changed since (``--keep-stale`` keeps them). ``--report-only`` writes the
 figures and the generated section of ``docs/RESULTS.md``::
 
     OMP_NUM_THREADS=1 python examples/control_comparison.py --tasks double-pole --arms cosyne-crossover \\
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import importlib.util
 import json
 import math
@@ -33,7 +34,7 @@ from scipy import stats
 
 from neuroevo.files import atomic_write, replace_markdown_section
 from neuroevo.plotting import pyplot, save_figure
-from neuroevo.provenance import changed_since, provenance
+from neuroevo.provenance import code_fingerprint, provenance, stale_code
 from populations.control import ControlSettings, run_controls
 
 TASKS = ("double-pole", "double-pole-nv", "gymnasium:CartPole-v1")
@@ -90,19 +91,24 @@ def key(record: dict[str, Any]) -> tuple:
     return tuple(record[field] for field in KEY_FIELDS)
 
 
+def code_key(fingerprint: dict[str, str]) -> str:
+    """A short name for a code fingerprint (:func:`neuroevo.provenance.code_fingerprint`)."""
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def stale_files(record: dict[str, Any], codes: dict[str, dict[str, str]]) -> list[str]:
+    """The measured code files that changed since ``record`` ran: by the fingerprint of the modules
+    its process loaded (``codes[record["code"]]``), or by its commit for a record without one."""
+    return stale_code({"commit": record.get("commit"), "code": codes.get(record.get("code", ""))})
+
+
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.output)
     document = json.loads(path.read_text()) if path.exists() else {"runs": []}
-    stale: dict[str | None, bool] = {}
-    runs = []
-    for record in document["runs"]:
-        commit = record.get("commit")
-        if commit not in stale:
-            stale[commit] = bool(changed_since(commit)) and not args.keep_stale
-        if not stale[commit]:
-            runs.append(record)
+    codes = document.get("codes", {})
+    runs = [r for r in document["runs"] if args.keep_stale or not stale_files(r, codes)]
     measured = provenance()
-    document = {"commit": measured["commit"], "provenance": measured, "runs": runs}
+    document = {"commit": measured["commit"], "provenance": measured, "codes": codes, "runs": runs}
     done = {(r["task"], r["arm"], r["seed"]) for r in runs}
     for task in args.tasks:
         for arm in args.arms:
@@ -110,8 +116,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             group = 1 if arm in PEERS else args.lockstep
             for start in range(0, len(missing), group):
                 seeds = missing[start:start + group]
-                for record in run_arm(task, arm, seeds, args.cap, args.compile):
-                    runs.append({**record, "arm": arm, "commit": measured["commit"], "dirty": measured["dirty"]})
+                records = run_arm(task, arm, seeds, args.cap, args.compile)
+                fingerprint = code_fingerprint()
+                codes[code_key(fingerprint)] = fingerprint
+                for record in records:
+                    runs.append({**record, "arm": arm, "commit": measured["commit"], "dirty": measured["dirty"],
+                                 "code": code_key(fingerprint)})
                     print(f"{task} {arm} seed {record['seed']}: "
                           + (f"solved in {record['evaluations_to_solve']}" if record["solved"] else "not solved")
                           + f" ({record['wall_s']} s)", flush=True)
@@ -127,6 +137,7 @@ def merge(output: Path, parts: list[Path]) -> dict[str, Any]:
     for part in parts:
         content = json.loads(part.read_text())
         records.update({(r["task"], r["arm"], r["seed"]): r for r in content["runs"]})
+        document.setdefault("codes", {}).update(content.get("codes", {}))
         document.setdefault("parts", []).append({"commit": content.get("commit"),
                                                  "command": content.get("provenance", {}).get("command")})
     document["runs"] = list(records.values())
@@ -215,9 +226,11 @@ def report(document: dict[str, Any], figures: Path, cap: int) -> str:
     rows = summarise(document["runs"])
     tasks = [t for t in TASKS if any(r["task"] == t for r in rows)]
     commits = sorted({str(r["commit"])[:10] + ("+dirty" if r.get("dirty") else "") for r in document["runs"]})
-    changed = sorted({path for commit in {r["commit"] for r in document["runs"]} for path in changed_since(commit)})
-    stale = ([f"† Stale: the measured code (neuroevo/, operators/, populations/) has changed since in "
-              f"{len(changed)} file(s); a run without `--keep-stale` measures these records again.", ""]
+    codes = document.get("codes", {})
+    changed = sorted({path for record in document["runs"] for path in stale_files(record, codes)})
+    stale = ([f"† Stale: the code these runs loaded has changed since in {len(changed)} file(s) "
+              f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); a run without `--keep-stale` "
+              "measures these records again.", ""]
              if changed else [])
     lines = [SECTION, "", *stale, f"Generated by `examples/control_comparison.py` from `docs/results/control_comparison.json` "
              f"(commits {', '.join(commits)}). Evaluations are episodes, capped at {cap:,}; a run that does not solve "

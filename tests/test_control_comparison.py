@@ -71,3 +71,15 @@ def test_runs_of_an_arm_are_measured_in_lockstep_and_reported(example, tmp_path)
         ("cosyne-mutation-only", 0), ("cosyne-mutation-only", 1), ("sane-crossover", 0), ("sane-crossover", 1)]
     assert all(r["lockstep"] == 2 and r["evaluations"] <= 80 + 40 and r["commit"] for r in document["runs"])
     assert "| sane-crossover | 2 | 0 | unsolved |" in results.read_text()
+
+
+def test_a_record_is_stale_when_a_module_its_process_loaded_changed_and_only_then(example):
+    from neuroevo.provenance import code_fingerprint
+
+    fingerprint = {path: digest for path, digest in code_fingerprint().items() if path.startswith("populations/")}
+    edited = {**fingerprint, "populations/control.py": "0" * 16}
+    codes = {example.code_key(fingerprint): fingerprint, example.code_key(edited): edited}
+    current = {**record("sane-crossover", 0, 10), "commit": None, "code": example.code_key(fingerprint)}
+    assert example.stale_files(current, codes) == []  # no commit known, but the code it loaded is unchanged
+    assert example.stale_files({**current, "code": example.code_key(edited)}, codes) == ["populations/control.py"]
+    assert example.stale_files({**current, "code": "unknown"}, codes) == ["<unknown commit>"]
