@@ -114,3 +114,15 @@ def test_sweep_speed_interleaves_the_arms_and_records_a_portable_command(idx_fol
     assert "`<tmp>/pair0`" in record["description"] and str(tmp_path) not in json.dumps(record)
     assert [d["split"] for d in record["data_sets"]] == ["test", "train"]
     assert set(record["load_average_1min"]) == {"before", "after", "cpus"}
+
+
+def test_lockstep_benchmark_times_both_modes_and_renders(tmp_path):
+    bench = load_benchmark("lockstep_runs")
+    output, results = tmp_path / "lockstep.json", tmp_path / "RESULTS.md"
+    results.write_text("# Results\n")
+    bench.main(["--task", "cartpole", "--algorithm", "cosyne", "--runs", "2", "--cap", "60", "--repeats", "1",
+                "--output", str(output), "--render-into", str(results)])
+    content = json.loads(output.read_text())
+    assert set(content["median_s"]) == {"lockstep", "one at a time"} and content["speedup"] > 0
+    assert content["provenance"]["commit"] and content["evaluations"] >= 2 * 40
+    assert "| all runs in lockstep |" in results.read_text()

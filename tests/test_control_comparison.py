@@ -83,3 +83,13 @@ def test_a_record_is_stale_when_a_module_its_process_loaded_changed_and_only_the
     assert example.stale_files(current, codes) == []  # no commit known, but the code it loaded is unchanged
     assert example.stale_files({**current, "code": example.code_key(edited)}, codes) == ["populations/control.py"]
     assert example.stale_files({**current, "code": "unknown"}, codes) == ["<unknown commit>"]
+
+
+def test_merge_gives_each_record_the_cap_of_its_parts_command_and_the_report_states_it(example, tmp_path):
+    part, output, results = tmp_path / "nv.json", tmp_path / "all.json", tmp_path / "RESULTS.md"
+    command = "python examples/control_comparison.py --tasks double-pole-nv --cap 20000"
+    part.write_text(json.dumps({"provenance": {"command": command},
+                                "runs": [record("sane-crossover", 0, 700, task="double-pole-nv")]}))
+    document = example.merge(output, [part])
+    assert document["runs"][0]["cap"] == 20000
+    assert "Cap: 20,000 evaluations per run." in example.report(document, tmp_path, 100_000)
