@@ -241,7 +241,8 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
     commits = sorted({str(r["commit"])[:10] + ("+dirty" if r.get("dirty") else "") for r in document["runs"]})
     codes = document.get("codes", {})
     changed = sorted({path for record in document["runs"] for path in stale_files(record, codes)})
-    stale = ([f"† Stale: the code these runs loaded has changed since in {len(changed)} file(s) "
+    stale_arms = {(r["task"], r["arm"]) for r in document["runs"] if stale_files(r, codes)}
+    stale = ([f"† Stale arm: the code its runs loaded has changed since in {len(changed)} file(s) "
               f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); a run without `--keep-stale` "
               "measures these records again.", ""]
              if changed else [])
@@ -256,7 +257,8 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
         lines += [f"### {task}", "", f"Cap: {cap:,} evaluations per run.", "", "| arm | runs | solved | median evaluations | 95% interval | mean (solved) | "
                   "mean generalisation |", "|---|---|---|---|---|---|---|"]
         for r in chosen:
-            lines.append(f"| {r['arm']} | {r['n']} | {r['solved']} | {_number(r['median'])} | "
+            mark = " †" if (task, r["arm"]) in stale_arms else ""
+            lines.append(f"| {r['arm']}{mark} | {r['n']} | {r['solved']} | {_number(r['median'])} | "
                          f"{_number(r['interval'][0])} - {_number(r['interval'][1])} | {_number(r['mean_solved'])} | "
                          f"{_number(r['generalisation'])} |")
         names = plot(rows, task, figures, cap)
@@ -271,7 +273,8 @@ def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
     ours = [r for r in rows if r["arm"] not in PEERS]
     if not ours:
         return []
-    best = min(ours, key=lambda r: r["median"])
+    # the lowest median; among arms whose medians are all unsolved, the highest success rate
+    best = min(ours, key=lambda r: (r["median"], -r["solved"] / r["n"], r["mean_solved"]))
     out = [f"Goals ({task}):", ""]
     for name, figure in PUBLISHED.get(task, {}).items():
         out.append(f"- median below {name}'s published {figure:,}: best arm {best['arm']} "

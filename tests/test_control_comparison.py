@@ -93,3 +93,12 @@ def test_merge_gives_each_record_the_cap_of_its_parts_command_and_the_report_sta
     document = example.merge(output, [part])
     assert document["runs"][0]["cap"] == 20000
     assert "Cap: 20,000 evaluations per run." in example.report(document, tmp_path, 100_000)
+
+
+def test_when_no_arm_solves_half_its_runs_the_best_arm_is_the_most_successful(example):
+    runs = ([record("cosyne-crossover", s, None, task="double-pole-nv") for s in range(4)]
+            + [{**record("sane-crossover", s, 900 if s == 0 else None, task="double-pole-nv"), "generalisation": 250}
+               for s in range(4)])
+    lines = example.goals("double-pole-nv", example.summarise(runs), 20_000)
+    assert any("best arm sane-crossover unsolved" in line for line in lines)
+    assert any("(sane-crossover: 250): **met**" in line for line in lines)
