@@ -73,12 +73,14 @@ def render(result: dict[str, Any]) -> str:
         f"{len(result['seeds'])} runs of {s['algorithm']} ({s['variation']}) on {s['task']}, cap {s['cap']:,} "
         f"evaluations each ({result['evaluations']:,} evaluations in all, {result['solved']} runs solved), compiled "
         f"rollouts, one thread, median of {len(result['times_s']['lockstep'])} interleaved repeats after a warm-up "
-        "that compiled every batch shape. Both modes return the same records.", "",
+        "that compiled every batch shape; 1-minute load average {:.1f} before, {:.1f} after, on {} CPUs. Both modes "
+        "return the same records.".format(*result["load_average"], result["cpus"]), "",
         "| mode | wall time (s) |", "|---|---|",
         f"| one run at a time | {m['one at a time']:.1f} |",
         f"| all runs in lockstep | {m['lockstep']:.1f} |", "",
-        f"Lockstep is {result['speedup']:.2f}x as fast here. Its rounds last as long as the longest episode of "
-        "any run, so the gain is largest while episodes are short and shrinks as good networks balance long.", ""])
+        f"Lockstep is {result['speedup']:.2f}x as fast as one run at a time here. A round lasts as long as the "
+        "longest episode of any run, and every run's strategy code still runs in turn, so sharing the rollout "
+        "saves only the per-call cost of short episodes.", ""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads(args.source.read_text())
     else:
         settings = ControlSettings(task=args.task, algorithm=args.algorithm, variation=args.variation, cap=args.cap)
-        result = {**measure(settings, list(range(args.runs)), args.repeats), "provenance": provenance()}
+        before = os.getloadavg()[0]
+        result = {**measure(settings, list(range(args.runs)), args.repeats), "provenance": provenance(),
+                  "load_average": [before, os.getloadavg()[0]], "cpus": os.cpu_count()}
         atomic_write(args.output, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"))
     text = render(result)
     print(text)
