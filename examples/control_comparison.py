@@ -59,7 +59,6 @@ SECTION = "## Control without gradients: does crossover pay? (issue 18)"
 #: Published evaluations to solve (Gomez et al. 2008, Tables 3 and 4).
 PUBLISHED = {"double-pole": {"CMA-ES": 895, "CoSyNE": 954, "NEAT": 3600, "ESP": 3800},
              "double-pole-nv": {"CoSyNE": 3416, "CMA-ES": 6061, "NEAT": 6929, "ESP": 26342}}
-KEY_FIELDS = ("task", "algorithm", "encoding", "variation", "operator", "seed")
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -88,10 +87,6 @@ def run_arm(task: str, arm: str, seeds: list[int], cap: int, compile: bool) -> l
         return [run(task, seed, cap=cap) for seed in seeds]
     records = run_controls(arm_settings(task, arm, cap), seeds, compile=compile, progress=True)
     return [{**record, "task": task} for record in records]
-
-
-def key(record: dict[str, Any]) -> tuple:
-    return tuple(record[field] for field in KEY_FIELDS)
 
 
 def code_key(fingerprint: dict[str, str]) -> str:
@@ -240,8 +235,9 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
     tasks = [t for t in TASKS if any(r["task"] == t for r in rows)]
     commits = sorted({str(r["commit"])[:10] + ("+dirty" if r.get("dirty") else "") for r in document["runs"]})
     codes = document.get("codes", {})
-    changed = sorted({path for record in document["runs"] for path in stale_files(record, codes)})
-    stale_arms = {(r["task"], r["arm"]) for r in document["runs"] if stale_files(r, codes)}
+    stale_by_run = [(r, stale_files(r, codes)) for r in document["runs"]]  # one look-up per record
+    changed = sorted({path for _, paths in stale_by_run for path in paths})
+    stale_arms = {(r["task"], r["arm"]) for r, paths in stale_by_run if paths}
     stale = ([f"† Stale arm: the code its runs loaded has changed since in {len(changed)} file(s) "
               f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); a run without `--keep-stale` "
               "measures these records again.", ""]
