@@ -28,7 +28,7 @@ the best individual of each run is scored once on the 10k test split. Writes a J
 numbers and plots of the mean best fitness (its gain over generation 0, and the population's mean
 fitness) with 95% confidence intervals per generation::
 
-    python examples/crossover_comparison.py --output docs/crossover_comparison
+    python examples/crossover_comparison.py --output runs/crossover_comparison
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--layer", type=int, default=0, help="genome layer of the transplant")
     parser.add_argument("--coefficient", type=float, default=0.5, help="fraction of the layer's neurons moved")
-    parser.add_argument("--output", default="docs/crossover_comparison", help="writes OUTPUT.json and OUTPUT.png")
+    parser.add_argument("--output", default="runs/crossover_comparison", help="writes OUTPUT.json and OUTPUT.png")
     args = parser.parse_args()
     if args.population % 2:
         parser.error("--population must be even")
