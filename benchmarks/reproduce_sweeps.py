@@ -6,7 +6,8 @@
 
 Each part (:data:`PARTS`) trains direct parents from two seeds per pair (pair ``i``: seeds ``2i`` and
 ``2i + 1``; initial genome and batch order), fits an embedding genome to each with ALS at d = 64
-(B fitted onto A's input encoding held fixed, so the fits share one basis), and runs its sweeps on the
+(B fitted onto A's input encoding held fixed, so the fits share one basis; seeded starts, :func:`fit_pair`),
+and runs its sweeps on the
 test split. Parents and fits are cached under ``--cache`` (``runs/sweeps/``); sweep results go to
 ``--figures`` (``docs/figures/sweeps/<part>-<sweep>.{json,csv,png}``) and a finished sweep is not run
 again unless ``--force`` (or its grid changed). The markdown block between :data:`BEGIN` and :data:`END` in ``--results``
@@ -247,17 +248,41 @@ def prepare_pair(recipe: Recipe, index: int, folder: Path, train: Dataset, holdo
     if recipe.parents == "embedding":  # the direct variants run on the very same networks
         return SweepParents(direct=(direct_equivalent(trained[0]), direct_equivalent(trained[1])),
                             embedding=(trained[0], trained[1]))
-    fits = []
-    for name, reference in zip("AB", trained):
-        path = folder / f"fit-{name}.safetensors"
+    return SweepParents(direct=(trained[0], trained[1]), embedding=fit_pair(trained[0], trained[1], recipe.d, folder))
+
+
+def fit_pair(a: DirectGenome, b: DirectGenome, d: int, folder: Path, *, seed: int = 0
+             ) -> tuple[EmbeddingGenome, EmbeddingGenome]:
+    """ALS fits of ``a`` (a new input encoding of width ``d``) and ``b`` (onto ``a``'s fit's encoding,
+    held fixed), cached in ``folder`` as ``fit-A.safetensors`` / ``fit-B.safetensors`` (``seed`` 0) or
+    ``fit{seed}-A.safetensors`` / ``fit{seed}-B.safetensors``.
+
+    ``seed`` draws the fits' random starts (A's from ``2 seed``, B's from ``2 seed + 1``). Dense ALS
+    starts from truncated SVDs and does not use them (every seed gives the same fit); conv fits start
+    their free junction's features there and converge to different factorisations from different
+    starts (``benchmarks/fit_variance.py`` measures how much that changes what crosses).
+    """
+    stem = "fit" if seed == 0 else f"fit{seed}"
+    fits: list[EmbeddingGenome] = []
+    for index, (name, reference) in enumerate(zip("AB", (a, b))):
+        path = folder / f"{stem}-{name}.safetensors"
         encoding = fits[0].input_encoding if fits else None
         if not path.exists():
-            result = fit_to_reference(reference, None if encoding else recipe.d, input_encoding=encoding)
+            generator = torch.Generator().manual_seed(2 * seed + index)
+            result = fit_to_reference(reference, None if encoding else d, input_encoding=encoding, generator=generator)
             save_genome(result.genome, path)
             log(f"  fitted {path} in {result.wall_time_s:.0f} s, per-layer MSE "
                 + ", ".join(f"{m:.2e}" for m in result.per_layer_mse))
         fits.append(load_genome(path, input_encoding=encoding))
-    return SweepParents(direct=(trained[0], trained[1]), embedding=(fits[0], fits[1]))
+    return fits[0], fits[1]
+
+
+def part_data(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset, torch.Tensor]:
+    """``(train, holdout, test, probe)`` of a recipe: the train split less ``recipe.holdout`` images
+    held out (seed 0), the test split, and 1,000 probe images of ``train`` (seed 0)."""
+    train, holdout = train_holdout_split(load_dataset(recipe.data, "train"), recipe.holdout, seed=0)
+    probe = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1000]]
+    return train, holdout, load_dataset(recipe.data, "test"), probe
 
 
 # ---------------------------------------------------------------------------------------- sweeps
@@ -353,10 +378,7 @@ def run_part(name: str, part: Part, cache: Path, figures: Path, *, force: bool =
         log(f"{name}: every sweep has a current result (use --force to redo)")
         return
     recipe = part.recipe
-    train_split = load_dataset(recipe.data, "train")
-    test = load_dataset(recipe.data, "test")
-    train, holdout = train_holdout_split(train_split, recipe.holdout, seed=0)
-    probe = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1000]]
+    train, holdout, test, probe = part_data(recipe)
     log(f"{name}: preparing {part.pairs} parent pair(s) ({recipe.arch}, {recipe.steps} steps)")
     pairs = [prepare_pair(recipe, i, cache / name / f"pair{i}", train, holdout,
                           cache / part.parents_from / f"pair{i}" if part.parents_from else None)
