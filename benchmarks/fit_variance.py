@@ -149,17 +149,21 @@ def render(document: dict) -> str:
 
 
 def reading(sweep: dict, embedding: list[str]) -> list[str]:
-    """One generated sentence per sweep: the fits' range of each embedding variant's retention at 1.0,
-    against its distance from the best direct variant."""
-    if not sweep["direct"]:
+    """Generated sentences: for each embedding variant and figure, the fits' range against the
+    index-wise direct variant (the paper's baseline), and whether the comparison depends on the fit."""
+    baseline = next((row for row in sweep["direct"] if row["variant"] == "direct"), None)
+    if baseline is None:
         return []
-    best = max(sweep["direct"], key=lambda row: row["retention_at_1.0"])
-    parts = []
-    for variant in embedding:
-        values = np.asarray(per_fit_values(sweep, variant, "retention_at_1.0"))
-        parts.append(f"{variant} spans {values.max() - values.min():.3f} across fits and sits "
-                     f"{values.mean() - best['retention_at_1.0']:+.3f} from {best['variant']} on average")
-    return ["At coefficient 1.0: " + "; ".join(parts) + "."]
+    sentences = []
+    for key, title in FIGURES:
+        for variant in embedding:
+            values = np.asarray(per_fit_values(sweep, variant, key))
+            low, high, reference = values.min(), values.max(), baseline[key]
+            side = ("every fit above direct" if low > reference else "every fit below direct" if high < reference
+                    else "fits on both sides of direct: the comparison depends on the fit")
+            sentences.append(f"- {title}, {variant}: fits span {low:.3f}-{high:.3f} (range {high - low:.3f}) against "
+                             f"direct's {reference:.3f}, {side}.")
+    return sentences
 
 
 def main(argv: list[str] | None = None) -> None:
