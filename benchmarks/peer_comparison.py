@@ -79,6 +79,7 @@ from neuroevo.architecture import Architecture
 from neuroevo.decoding.equivalent import direct_equivalent
 from neuroevo.evaluation import evaluate_population
 from neuroevo.files import atomic_write, replace_markdown_section
+from staleness import stale_lines
 from neuroevo.genomes import DirectGenome, EmbeddingGenome
 from neuroevo.provenance import portable_path, provenance
 
@@ -503,7 +504,7 @@ def render(results: list[dict]) -> str:
              "minor page faults of `getrusage`, per call."]
     for r in results:
         load = r["load_average_1min"]
-        lines += ["", "```bash", r["command"], "```",
+        lines += ["", *stale_lines(r, r["command"]), "```bash", r["command"], "```",
                   f"`{r.get('output') or 'JSON'}`"
                   + (" (written under the name in its command, renamed after the run)"
                      if r.get("output") and r["output"] not in r["command"] else "")

@@ -29,6 +29,8 @@ FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 def load_benchmark(name: str) -> ModuleType:
     """The script ``benchmarks/<name>.py`` as a module (registered, so its dataclasses resolve)."""
+    if str(REPO / "benchmarks") not in sys.path:  # as when run as a script: its siblings import by name
+        sys.path.insert(0, str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -125,4 +125,16 @@ def test_lockstep_benchmark_times_both_modes_and_renders(tmp_path):
     content = json.loads(output.read_text())
     assert set(content["median_s"]) == {"lockstep", "one at a time"} and content["speedup"] > 0
     assert content["provenance"]["commit"] and content["evaluations"] >= 2 * 40
-    assert "| all runs in lockstep |" in results.read_text()
+    assert "| all runs in lockstep |" in results.read_text() and "Stale" not in results.read_text()
+    content["provenance"]["code"] = {"neuroevo/__init__.py": "0" * 16}  # measured by other code
+    assert "† **Stale**: measured at commit" in bench.render(content)
+
+
+def test_a_stale_record_is_marked_with_the_command_that_measures_it_again():
+    staleness = load_benchmark("staleness")
+    from neuroevo.provenance import code_fingerprint
+    assert staleness.stale_lines({"commit": "abc", "code": code_fingerprint()}, "python x.py") == []
+    changed = {"commit": "0123456789abcdef", "code": {"neuroevo/__init__.py": "0" * 16}}
+    note, blank = staleness.stale_lines(changed, "python benchmarks/x.py --flag")
+    assert note.startswith("† **Stale**: measured at commit 0123456789;") and blank == ""
+    assert "neuroevo/__init__.py" in note and note.endswith("Re-run with `python benchmarks/x.py --flag`.")

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import load_benchmark, synthetic_dataset
 
 fit_variance = load_benchmark("fit_variance")
-reproduce = fit_variance._reproduce_sweeps()
+reproduce = fit_variance.reproduce_sweeps
 
 
 @pytest.fixture
