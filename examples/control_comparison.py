@@ -185,6 +185,18 @@ def rank_test(a: np.ndarray, b: np.ndarray, cap: int) -> float:
     return float(stats.mannwhitneyu(np.minimum(a, cap + 1), np.minimum(b, cap + 1), alternative="less").pvalue)
 
 
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment of ``pvalues`` (one family of tests), in their given order: the
+    k-th smallest p is multiplied by the number of tests not yet passed, and adjusted values never
+    decrease along the sorted order (Holm 1979, "A simple sequentially rejective multiple test procedure")."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    adjusted, running = [0.0] * len(pvalues), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[index]))
+        adjusted[index] = running
+    return adjusted
+
+
 def _number(value: float) -> str:
     return "unsolved" if math.isinf(value) else "n/a" if math.isnan(value) else f"{value:,.0f}"
 
@@ -282,19 +294,21 @@ def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
     if task == "double-pole-nv":
         out.append(f"- mean generalisation of solutions at least 200 of 625 ({best['arm']}: "
                    f"{_number(best['generalisation'])}): **{'met' if best['generalisation'] >= 200 else 'missed'}**")
+    tests = []  # (algorithm, crossover row, other row, p)
     for algorithm in ("cosyne", "esp", "sane", "ga"):
         crossing = [r for r in rows if ARMS.get(r["arm"], ("",) * 4)[:3] == (algorithm, "embedding", "crossover")]
         if not crossing:
             continue
         cross = min(crossing, key=lambda r: (r["median"], r["mean_solved"]))  # the best embedding-crossover arm
         for other in (by_arm.get(f"{algorithm}-{v}") for v in ("mutation-only", "none")):
-            if other is None:
-                continue
-            p = rank_test(cross["values"], other["values"], cap)
-            enough = min(cross["n"], other["n"]) >= 50
-            verdict = ("met" if p < 0.05 else "missed") if enough else f"not judged (n = {min(cross['n'], other['n'])} < 50)"
-            out.append(f"- crossover pays ({algorithm}): {cross['arm']} needs fewer evaluations than {other['arm']} "
-                       f"(one-sided rank test p = {p:.3g}): **{verdict}**")
+            if other is not None:
+                tests.append((algorithm, cross, other, rank_test(cross["values"], other["values"], cap)))
+    for (algorithm, cross, other, p), adjusted in zip(tests, holm([test[3] for test in tests])):
+        enough = min(cross["n"], other["n"]) >= 50
+        verdict = ("met" if p < 0.05 else "missed") if enough else f"not judged (n = {min(cross['n'], other['n'])} < 50)"
+        out.append(f"- crossover pays ({algorithm}): {cross['arm']} needs fewer evaluations than {other['arm']} "
+                   f"(one-sided rank test p = {p:.3g}; Holm-adjusted over this task's {len(tests)} tests "
+                   f"{adjusted:.3g}): **{verdict}**")
     return out
 
 

@@ -102,3 +102,19 @@ def test_when_no_arm_solves_half_its_runs_the_best_arm_is_the_most_successful(ex
     lines = example.goals("double-pole-nv", example.summarise(runs), 20_000)
     assert any("best arm sane-crossover unsolved" in line for line in lines)
     assert any("(sane-crossover: 250): **met**" in line for line in lines)
+
+
+def test_holm_multiplies_the_kth_smallest_p_by_the_tests_left_and_never_decreases(example):
+    assert example.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert example.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert example.holm([]) == []
+
+
+def test_each_crossover_verdict_states_its_holm_adjusted_p(example):
+    runs = ([record("cosyne-crossover", s, 100 + s) for s in range(50)]
+            + [record("cosyne-mutation-only", s, 5000 + s) for s in range(50)]
+            + [record("esp-crossover", s, 5000 + s) for s in range(50)]
+            + [record("esp-mutation-only", s, 100 + s) for s in range(50)])
+    lines = [line for line in example.goals("double-pole", example.summarise(runs), 20_000) if "crossover pays" in line]
+    assert len(lines) == 2 and all("Holm-adjusted over this task's 2 tests" in line for line in lines)
+    assert "**met**" in lines[0] and "**missed**" in lines[1]
