@@ -16,6 +16,10 @@ counted at that very evaluation; ``double-pole-nv`` when the best network of a g
 100,000-step check and balances at least 200 of the 625 generalisation starts, counted at the end of
 that generation; any other task when a network's fitness reaches ``threshold``, counted at that
 evaluation.
+
+A run ends when solved, when its cap of evaluations is spent, or, for a GA without variation
+(``none``), after generation 0: selection alone only re-ranks clones of networks already evaluated,
+so its record spends the initial population's evaluations and no more.
 """
 
 from __future__ import annotations
@@ -216,9 +220,12 @@ def run_control(
             monitor.solved_at = monitor.count
         return bool(check.solved[0])
 
+    # selection alone re-ranks clones of evaluated networks: after generation 0 nothing new can be evaluated
+    exhausted_after_start = settings.algorithm == "ga" and settings.variation == "none"
+
     def stop(state: GAState) -> bool:
         solved = monitor.solved_at is not None or (not markov_like and solved_nv(state))
-        return solved or monitor.count >= settings.cap
+        return solved or monitor.count >= settings.cap or exhausted_after_start
 
     extra = {"settings": asdict(settings), "seed": seed}
     run = {"ngen": settings.cap, "extra": extra, "progress": progress, "on_generation": on_generation, "stop": stop}
