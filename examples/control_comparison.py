@@ -13,6 +13,15 @@ figures and the generated section of ``docs/RESULTS.md``::
     OMP_NUM_THREADS=1 python examples/control_comparison.py --tasks double-pole --arms cosyne-crossover \\
         cosyne-mutation-only --seeds 0-9
     python examples/control_comparison.py --report-only
+
+When the measured code changes in a way that should not move any figure, ``--reproduce K`` re-runs the
+``K`` lowest seeds of every stale arm on the current code: where each re-run gives its stored record
+again (:data:`OUTCOME`), the arm's other records measured on that code count as current (a
+reproduction, stated in the generated section); where one differs, the arm stays stale::
+
+    python examples/control_comparison.py --tasks double-pole --arms esp-crossover --reproduce 2 \\
+        --output /tmp/reproduced.json
+    python examples/control_comparison.py --merge /tmp/reproduced.json
 """
 
 from __future__ import annotations
@@ -94,19 +103,56 @@ def code_key(fingerprint: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def stale_files(record: dict[str, Any], codes: dict[str, dict[str, str]]) -> list[str]:
+#: The fields of a record that a reproduction must give again: what the tables are made of.
+OUTCOME = ("evaluations_to_solve", "solved", "generalisation", "evaluations")
+
+
+def stale_files(record: dict[str, Any], codes: dict[str, dict[str, str]],
+                reproductions: list[dict[str, Any]] = ()) -> list[str]:
     """The measured code files that changed since ``record`` ran: by the fingerprint of the modules
-    its process loaded (``codes[record["code"]]``), or by its commit for a record without one."""
-    return stale_code({"commit": record.get("commit"), "code": codes.get(record.get("code", ""))})
+    its process loaded (``codes[record["code"]]``), or by its commit for a record without one.
+    Empty also when one of ``reproductions`` vouches for it (:func:`vouches`)."""
+    changed = stale_code({"commit": record.get("commit"), "code": codes.get(record.get("code", ""))})
+    if changed and any(vouches(entry, record, codes) for entry in reproductions):
+        return []
+    return changed
+
+
+def vouches(reproduction: dict[str, Any], record: dict[str, Any], codes: dict[str, dict[str, str]]) -> bool:
+    """Whether ``reproduction`` (an entry :func:`reproduce` wrote) makes ``record`` current: it re-ran
+    seeds of the record's task and arm, measured with the record's code and cap, on committed code that
+    is still the current one, and every re-run gave its stored record again."""
+    return (not reproduction.get("dirty") and reproduction["task"] == record["task"] and reproduction["arm"] == record["arm"]
+            and record.get("code") is not None and reproduction["of_code"] == record.get("code")
+            and reproduction["cap"] == record.get("cap")
+            and not stale_code({"commit": reproduction.get("commit"), "code": codes.get(reproduction["code"], {})}))
+
+
+def stamped(records: list[dict[str, Any]], arm: str, cap: int, measured: dict[str, Any],
+            codes: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """``records`` of ``arm`` as the result file keeps them: with the cap, the commit and the
+    fingerprint of the code that ran them (added to ``codes``)."""
+    fingerprint = code_fingerprint()
+    codes[code_key(fingerprint)] = fingerprint
+    return [{**record, "arm": arm, "cap": cap, "commit": measured["commit"], "dirty": measured["dirty"],
+             "code": code_key(fingerprint)} for record in records]
+
+
+def _report_run(task: str, arm: str, record: dict[str, Any]) -> None:
+    print(f"{task} {arm} seed {record['seed']}: "
+          + (f"solved in {record['evaluations_to_solve']}" if record["solved"] else "not solved")
+          + f" ({record['wall_s']} s)", flush=True)
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.output)
     document = json.loads(path.read_text()) if path.exists() else {"runs": []}
     codes = document.get("codes", {})
-    runs = [r for r in document["runs"] if args.keep_stale or not stale_files(r, codes)]
+    reproductions = document.get("reproductions", [])
+    runs = [r for r in document["runs"] if args.keep_stale or not stale_files(r, codes, reproductions)]
     measured = provenance()
-    document = {"commit": measured["commit"], "provenance": measured, "codes": codes, "runs": runs}
+    document = {"commit": measured["commit"], "provenance": measured, "codes": codes,
+                "reproductions": reproductions, "runs": runs}
     done = {(r["task"], r["arm"], r["seed"]) for r in runs}
     for task in args.tasks:
         for arm in args.arms:
@@ -114,17 +160,58 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             group = 1 if arm in PEERS else args.lockstep
             for start in range(0, len(missing), group):
                 seeds = missing[start:start + group]
-                records = run_arm(task, arm, seeds, args.cap, args.compile)
-                fingerprint = code_fingerprint()
-                codes[code_key(fingerprint)] = fingerprint
-                for record in records:
-                    runs.append({**record, "arm": arm, "cap": args.cap, "commit": measured["commit"],
-                                 "dirty": measured["dirty"], "code": code_key(fingerprint)})
-                    print(f"{task} {arm} seed {record['seed']}: "
-                          + (f"solved in {record['evaluations_to_solve']}" if record["solved"] else "not solved")
-                          + f" ({record['wall_s']} s)", flush=True)
+                for record in stamped(run_arm(task, arm, seeds, args.cap, args.compile), arm, args.cap, measured, codes):
+                    runs.append(record)
+                    _report_run(task, arm, record)
                 atomic_write(path, lambda tmp: tmp.write_text(json.dumps(document, indent=1) + "\n"))
     return document
+
+
+def reproduce(args: argparse.Namespace) -> dict[str, Any]:
+    """Re-run the ``args.reproduce`` lowest seeds of every stale arm of ``args.against`` (within
+    ``args.tasks`` and ``args.arms``; one group per code fingerprint and cap its records ran with) on the
+    current code, and write to ``args.output`` a part for :func:`merge`: the new records, and for each
+    group a ``reproductions`` entry when every re-run gave its stored :data:`OUTCOME` again, or a
+    ``mismatches`` entry naming what moved. A part that exists is continued (its groups are skipped)."""
+    stored = json.loads(Path(args.against).read_text())
+    codes = stored.get("codes", {})
+    path = Path(args.output)
+    part = json.loads(path.read_text()) if path.exists() else {}
+    measured = provenance()
+    part = {"runs": [], "reproductions": [], "mismatches": [], **part, "commit": measured["commit"],
+            "provenance": measured}
+    part_codes = part.setdefault("codes", {})
+    done = {(e["task"], e["arm"], e["of_code"], e["cap"]) for e in part["reproductions"] + part["mismatches"]}
+    for task in args.tasks:
+        for arm in args.arms:
+            groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            for r in stored["runs"]:
+                if (r["task"], r["arm"]) == (task, arm) and stale_files(r, codes, stored.get("reproductions", [])):
+                    groups.setdefault((r.get("code"), r["cap"]), []).append(r)
+            for (code, cap), records in sorted(groups.items(), key=str):
+                if code is None:
+                    print(f"{task} {arm}: {len(records)} stale record(s) without a code fingerprint cannot be "
+                          "reproduced; a run without --keep-stale measures them again", flush=True)
+                    continue
+                if (task, arm, code, cap) in done:
+                    continue
+                old = {r["seed"]: r for r in sorted(records, key=lambda r: r["seed"])[:args.reproduce]}
+                new = stamped(run_arm(task, arm, list(old), cap, args.compile), arm, cap, measured, part_codes)
+                moved = [{"seed": r["seed"], **difference} for r in new
+                         if (difference := {f: [old[r["seed"]].get(f), r.get(f)] for f in OUTCOME
+                                            if old[r["seed"]].get(f) != r.get(f)})]
+                entry = {"task": task, "arm": arm, "seeds": sorted(old), "of_code": code, "cap": cap,
+                         "code": new[0]["code"], "commit": measured["commit"], "dirty": measured["dirty"]}
+                part["runs"] += new
+                if moved:
+                    part["mismatches"].append({**entry, "moved": moved})
+                    print(f"{task} {arm}: NOT reproduced, {moved}; its other stale records stay stale", flush=True)
+                else:
+                    part["reproductions"].append(entry)
+                    print(f"{task} {arm}: seeds {sorted(old)} reproduced; its {len(records)} record(s) count as current",
+                          flush=True)
+                atomic_write(path, lambda tmp: tmp.write_text(json.dumps(part, indent=1) + "\n"))
+    return part
 
 
 def merge(output: Path, parts: list[Path]) -> dict[str, Any]:
@@ -135,11 +222,15 @@ def merge(output: Path, parts: list[Path]) -> dict[str, Any]:
     records = {(r["task"], r["arm"], r["seed"]): r for r in document["runs"]}
     for part in parts:
         content = json.loads(part.read_text())
-        words = shlex.split(content.get("provenance", {}).get("command") or "python script")
-        cap = build_parser().parse_args(words[2:]).cap
-        content["runs"] = [{"cap": cap, **r} for r in content["runs"]]
+        if any("cap" not in r for r in content["runs"]):
+            words = shlex.split(content.get("provenance", {}).get("command") or "python script")
+            cap = build_parser().parse_args(words[2:]).cap
+            content["runs"] = [{"cap": cap, **r} for r in content["runs"]]
         records.update({(r["task"], r["arm"], r["seed"]): r for r in content["runs"]})
         document.setdefault("codes", {}).update(content.get("codes", {}))
+        for entry in content.get("reproductions", []):
+            if entry not in document.setdefault("reproductions", []):
+                document["reproductions"].append(entry)
         document.setdefault("parts", []).append({"commit": content.get("commit"),
                                                  "command": content.get("provenance", {}).get("command")})
     document["runs"] = list(records.values())
@@ -247,13 +338,20 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
     tasks = [t for t in TASKS if any(r["task"] == t for r in rows)]
     commits = sorted({str(r["commit"])[:10] + ("+dirty" if r.get("dirty") else "") for r in document["runs"]})
     codes = document.get("codes", {})
-    stale_by_run = [(r, stale_files(r, codes)) for r in document["runs"]]  # one look-up per record
+    reproductions = document.get("reproductions", [])
+    changed_by_run = [(r, stale_files(r, codes)) for r in document["runs"]]  # one look-up per record
+    vouched = [(r, paths) for r, paths in changed_by_run
+               if paths and any(vouches(entry, r, codes) for entry in reproductions)]
+    vouched_ids = {id(r) for r, _ in vouched}
+    stale_by_run = [(r, [] if id(r) in vouched_ids else paths) for r, paths in changed_by_run]
+    reproduced_arms = {(r["task"], r["arm"]) for r, _ in vouched}
     changed = sorted({path for _, paths in stale_by_run for path in paths})
     stale_arms = {(r["task"], r["arm"]) for r, paths in stale_by_run if paths}
     stale = ([f"† Stale arm: the code its runs loaded has changed since in {len(changed)} file(s) "
               f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); a run without `--keep-stale` "
               "measures these records again.", ""]
              if changed else [])
+    stale += reproduced_lines(vouched, reproductions, codes)
     lines = [SECTION, "", *stale, f"Generated by `examples/control_comparison.py` from `docs/results/control_comparison.json` "
              f"(commits {', '.join(commits)}). Evaluations are episodes, capped per task as stated below; a run that does not solve "
              "counts as unsolved (the median is 'unsolved' when fewer than half solve). Intervals: the 95% "
@@ -265,7 +363,7 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
         lines += [f"### {task}", "", f"Cap: {cap:,} evaluations per run.", "", "| arm | runs | solved | median evaluations | 95% interval | mean (solved) | "
                   "mean generalisation |", "|---|---|---|---|---|---|---|"]
         for r in chosen:
-            mark = " †" if (task, r["arm"]) in stale_arms else ""
+            mark = " †" if (task, r["arm"]) in stale_arms else " ‡" if (task, r["arm"]) in reproduced_arms else ""
             lines.append(f"| {r['arm']}{mark} | {r['n']} | {r['solved']} | {_number(r['median'])} | "
                          f"{_number(r['interval'][0])} - {_number(r['interval'][1])} | {_number(r['mean_solved'])} | "
                          f"{_number(r['generalisation'])} |")
@@ -273,6 +371,26 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
         lines += [""] + [f"![{name}](figures/{name})" for name in names] + [""]
         lines += goals(task, chosen, cap) + [""]
     return "\n".join(lines)
+
+
+def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproductions: list[dict[str, Any]],
+                     codes: dict[str, dict[str, str]]) -> list[str]:
+    """The note on arms (marked ‡) whose records ran on earlier code and count as current because a
+    reproduction on the current code gave their lowest seeds' records again; ``vouched``: those records
+    with the files changed since they ran."""
+    if not vouched:
+        return []
+    changed = sorted({path for _, paths in vouched for path in paths})
+    arms = []
+    for entry in reproductions:
+        count = sum(vouches(entry, r, codes) for r, _ in vouched)
+        if count:
+            arms.append(f"{entry['task']} {entry['arm']} ({count} runs; seeds "
+                        f"{', '.join(map(str, entry['seeds']))} re-run at {str(entry['commit'])[:10]})")
+    return [f"‡ Reproduced arm: its runs ran on code that has changed since in {len(changed)} file(s) "
+            f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); its lowest seeds, re-run on the "
+            f"current code (`--reproduce`), gave their stored records again ({', '.join(OUTCOME)}), so its "
+            f"runs count as current: {'; '.join(arms)}.", ""]
 
 
 def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
@@ -333,6 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", default="docs/results/control_comparison.json")
     parser.add_argument("--results", default="docs/RESULTS.md")
     parser.add_argument("--keep-stale", action="store_true", help="keep records measured on code that changed since")
+    parser.add_argument("--reproduce", type=int, metavar="K",
+                        help="re-run the K lowest seeds of every stale arm of --against (within --tasks and "
+                             "--arms) on the current code and write them, with whether they gave their stored "
+                             "records again, to --output as a part for --merge")
+    parser.add_argument("--against", default="docs/results/control_comparison.json",
+                        help="the result file whose stale arms --reproduce re-runs")
     parser.add_argument("--report-only", action="store_true", help="only write the figures and the RESULTS section")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="PART",
                         help="add the records of these result files (runs measured in parallel processes) to "
@@ -346,6 +470,13 @@ def main(argv: list[str] | None = None) -> None:
     output = Path(args.output)
     if args.merge:
         merge(output, args.merge)
+    if args.reproduce is not None:
+        if args.reproduce < 1:
+            raise SystemExit(f"--reproduce needs at least one seed per arm, not {args.reproduce}")
+        if output.resolve() == Path(args.against).resolve():
+            raise SystemExit("--reproduce writes a part for --merge: give an --output other than --against")
+        reproduce(args)
+        return
     document = json.loads(output.read_text()) if args.report_only or args.merge else run_all(args)
     section = report(document, Path(args.results).parent / "figures", args.cap)
     replace_markdown_section(args.results, SECTION, section)

@@ -118,3 +118,82 @@ def test_each_crossover_verdict_states_its_holm_adjusted_p(example):
     lines = [line for line in example.goals("double-pole", example.summarise(runs), 20_000) if "crossover pays" in line]
     assert len(lines) == 2 and all("Holm-adjusted over this task's 2 tests" in line for line in lines)
     assert "**met**" in lines[0] and "**missed**" in lines[1]
+
+
+def _fingerprints(example):
+    """(current, edited) fingerprints of the project's control code, and their ``codes`` table."""
+    from neuroevo.provenance import code_fingerprint
+
+    current = {path: digest for path, digest in code_fingerprint().items() if path.startswith("populations/")}
+    edited = {**current, "populations/control.py": "0" * 16}
+    return current, edited, {example.code_key(current): current, example.code_key(edited): edited}
+
+
+def test_a_reproduction_on_current_code_vouches_only_for_records_of_its_arm_code_and_cap(example):
+    current, edited, codes = _fingerprints(example)
+    old = {**record("esp-crossover", 3, 700), "code": example.code_key(edited), "cap": 20000}
+    entry = {"task": "double-pole", "arm": "esp-crossover", "seeds": [0, 1], "of_code": example.code_key(edited),
+             "cap": 20000, "code": example.code_key(current), "commit": None, "dirty": False}
+    assert example.stale_files(old, codes) == ["populations/control.py"]
+    assert example.stale_files(old, codes, [entry]) == []
+    assert example.stale_files({**old, "arm": "esp-mutation-only"}, codes, [entry]) != []
+    assert example.stale_files({**old, "cap": 100_000}, codes, [entry]) != []
+    assert example.stale_files({**old, "code": None}, codes, [{**entry, "of_code": None}]) != []
+    # a reproduction that ran on code which has itself changed since vouches for nothing
+    assert example.stale_files(old, codes, [{**entry, "code": example.code_key(edited)}]) != []
+    assert example.stale_files(old, codes, [{**entry, "dirty": True}]) != []  # nor one on uncommitted code
+
+
+def _reproduce(example, tmp_path, monkeypatch, evaluations_now):
+    """Reproduce a stored arm whose two lowest seeds now give ``evaluations_now``; returns the part."""
+    current, edited, codes = _fingerprints(example)
+    stored = {"codes": codes, "runs": [{**record("esp-crossover", s, 100 * (s + 1)), "evaluations": 100 * (s + 1),
+                                        "code": example.code_key(edited), "cap": 20000} for s in range(4)]}
+    against = tmp_path / "stored.json"
+    against.write_text(json.dumps(stored))
+    calls = []
+
+    def run_arm(task, arm, seeds, cap, compile):
+        calls.append((task, arm, seeds, cap))
+        return [{**record(arm, s, e), "evaluations": e} for s, e in zip(seeds, evaluations_now)]
+
+    monkeypatch.setattr(example, "run_arm", run_arm)
+    monkeypatch.setattr(example, "code_fingerprint", lambda: current)
+    part = tmp_path / "part.json"
+    example.main(["--tasks", "double-pole", "--arms", "esp-crossover", "esp-none", "--reproduce", "2",
+                  "--against", str(against), "--output", str(part)])
+    assert calls == [("double-pole", "esp-crossover", [0, 1], 20000)]  # the lowest seeds, at the records' cap
+    return stored, json.loads(part.read_text())
+
+
+def test_reproduced_records_count_as_current_and_the_report_says_so(example, tmp_path, monkeypatch):
+    stored, part = _reproduce(example, tmp_path, monkeypatch, [100, 200])
+    assert [(e["arm"], e["seeds"]) for e in part["reproductions"]] == [("esp-crossover", [0, 1])]
+    assert part["mismatches"] == [] and [r["seed"] for r in part["runs"]] == [0, 1]
+    merged_path = tmp_path / "merged.json"
+    merged_path.write_text(json.dumps(stored))
+    merged = example.merge(merged_path, [tmp_path / "part.json"])
+    assert merged["reproductions"] == part["reproductions"] and len(merged["runs"]) == 4
+    section = example.report(merged, tmp_path, 20000)
+    assert "| esp-crossover ‡ | 4 |" in section and "‡ Reproduced arm" in section and "† Stale" not in section
+
+
+def test_an_arm_whose_seed_moved_is_not_reproduced_and_stays_stale(example, tmp_path, monkeypatch):
+    stored, part = _reproduce(example, tmp_path, monkeypatch, [100, 250])
+    assert part["reproductions"] == []
+    assert part["mismatches"][0]["moved"] == [{"seed": 1, "evaluations_to_solve": [200, 250],
+                                               "evaluations": [200, 250]}]
+    merged_path = tmp_path / "merged.json"
+    merged_path.write_text(json.dumps(stored))
+    section = example.report(example.merge(merged_path, [tmp_path / "part.json"]), tmp_path, 20000)
+    assert "| esp-crossover † | 4 |" in section and "‡" not in section
+
+
+def test_a_reproduction_refuses_to_write_over_the_records_it_checks(example, tmp_path):
+    stored = tmp_path / "stored.json"
+    stored.write_text(json.dumps({"runs": []}))
+    with pytest.raises(SystemExit, match="other than --against"):
+        example.main(["--reproduce", "2", "--against", str(stored), "--output", str(stored)])
+    with pytest.raises(SystemExit, match="at least one seed"):
+        example.main(["--reproduce", "0", "--against", str(stored), "--output", str(tmp_path / "part.json")])
+    assert json.loads(stored.read_text()) == {"runs": []}
