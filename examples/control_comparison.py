@@ -381,12 +381,13 @@ def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproducti
     if not vouched:
         return []
     changed = sorted({path for _, paths in vouched for path in paths})
-    arms = []
+    groups: dict[tuple[str, tuple[int, ...], str], list[str]] = {}
     for entry in reproductions:
-        count = sum(vouches(entry, r, codes) for r, _ in vouched)
-        if count:
-            arms.append(f"{entry['task']} {entry['arm']} ({count} runs; seeds "
-                        f"{', '.join(map(str, entry['seeds']))} re-run at {str(entry['commit'])[:10]})")
+        if any(vouches(entry, r, codes) for r, _ in vouched):
+            key = (entry["task"], tuple(entry["seeds"]), str(entry["commit"])[:10])
+            groups.setdefault(key, []).append(entry["arm"])
+    arms = [f"{task}: {', '.join(sorted(names))} (seeds {', '.join(map(str, seeds))} of each, re-run at {commit})"
+            for (task, seeds, commit), names in sorted(groups.items())]
     return [f"‡ Reproduced arm: its runs ran on code that has changed since in {len(changed)} file(s) "
             f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); its lowest seeds, re-run on the "
             f"current code (`--reproduce`), gave their stored records again ({', '.join(OUTCOME)}), so its "
