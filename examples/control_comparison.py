@@ -111,21 +111,27 @@ def stale_files(record: dict[str, Any], codes: dict[str, dict[str, str]],
                 reproductions: list[dict[str, Any]] = ()) -> list[str]:
     """The measured code files that changed since ``record`` ran: by the fingerprint of the modules
     its process loaded (``codes[record["code"]]``), or by its commit for a record without one.
-    Empty also when one of ``reproductions`` vouches for it (:func:`vouches`)."""
+    Empty also when one of ``reproductions`` (:func:`current_reproductions`) vouches for it."""
     changed = stale_code({"commit": record.get("commit"), "code": codes.get(record.get("code", ""))})
-    if changed and any(vouches(entry, record, codes) for entry in reproductions):
+    if changed and any(vouches(entry, record) for entry in reproductions):
         return []
     return changed
 
 
-def vouches(reproduction: dict[str, Any], record: dict[str, Any], codes: dict[str, dict[str, str]]) -> bool:
-    """Whether ``reproduction`` (an entry :func:`reproduce` wrote) makes ``record`` current: it re-ran
-    seeds of the record's task and arm, measured with the record's code and cap, on committed code that
-    is still the current one, and every re-run gave its stored record again."""
-    return (not reproduction.get("dirty") and reproduction["task"] == record["task"] and reproduction["arm"] == record["arm"]
+def current_reproductions(reproductions: list[dict[str, Any]], codes: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """The entries of ``reproductions`` (written by :func:`reproduce`) that ran on committed code
+    which is still the current one: only those vouch for records."""
+    return [entry for entry in reproductions if not entry.get("dirty")
+            and not stale_code({"commit": entry.get("commit"), "code": codes.get(entry["code"], {})})]
+
+
+def vouches(reproduction: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether ``reproduction`` (a :func:`current_reproductions` entry) makes ``record`` current: it
+    re-ran seeds of the record's task and arm, measured with the record's code and cap, and every
+    re-run gave its stored record again."""
+    return (reproduction["task"] == record["task"] and reproduction["arm"] == record["arm"]
             and record.get("code") is not None and reproduction["of_code"] == record.get("code")
-            and reproduction["cap"] == record.get("cap")
-            and not stale_code({"commit": reproduction.get("commit"), "code": codes.get(reproduction["code"], {})}))
+            and reproduction["cap"] == record.get("cap"))
 
 
 def stamped(records: list[dict[str, Any]], arm: str, cap: int, measured: dict[str, Any],
@@ -149,7 +155,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     document = json.loads(path.read_text()) if path.exists() else {"runs": []}
     codes = document.get("codes", {})
     reproductions = document.get("reproductions", [])
-    runs = [r for r in document["runs"] if args.keep_stale or not stale_files(r, codes, reproductions)]
+    vouching = current_reproductions(reproductions, codes)
+    runs = [r for r in document["runs"] if args.keep_stale or not stale_files(r, codes, vouching)]
     measured = provenance()
     document = {"commit": measured["commit"], "provenance": measured, "codes": codes,
                 "reproductions": reproductions, "runs": runs}
@@ -182,11 +189,12 @@ def reproduce(args: argparse.Namespace) -> dict[str, Any]:
             "provenance": measured}
     part_codes = part.setdefault("codes", {})
     done = {(e["task"], e["arm"], e["of_code"], e["cap"]) for e in part["reproductions"] + part["mismatches"]}
+    vouching = current_reproductions(stored.get("reproductions", []), codes)
     for task in args.tasks:
         for arm in args.arms:
             groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
             for r in stored["runs"]:
-                if (r["task"], r["arm"]) == (task, arm) and stale_files(r, codes, stored.get("reproductions", [])):
+                if (r["task"], r["arm"]) == (task, arm) and stale_files(r, codes, vouching):
                     groups.setdefault((r.get("code"), r["cap"]), []).append(r)
             for (code, cap), records in sorted(groups.items(), key=str):
                 if code is None:
@@ -338,10 +346,10 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
     tasks = [t for t in TASKS if any(r["task"] == t for r in rows)]
     commits = sorted({str(r["commit"])[:10] + ("+dirty" if r.get("dirty") else "") for r in document["runs"]})
     codes = document.get("codes", {})
-    reproductions = document.get("reproductions", [])
+    reproductions = current_reproductions(document.get("reproductions", []), codes)
     changed_by_run = [(r, stale_files(r, codes)) for r in document["runs"]]  # one look-up per record
     vouched = [(r, paths) for r, paths in changed_by_run
-               if paths and any(vouches(entry, r, codes) for entry in reproductions)]
+               if paths and any(vouches(entry, r) for entry in reproductions)]
     vouched_ids = {id(r) for r, _ in vouched}
     stale_by_run = [(r, [] if id(r) in vouched_ids else paths) for r, paths in changed_by_run]
     reproduced_arms = {(r["task"], r["arm"]) for r, _ in vouched}
@@ -351,7 +359,7 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
               f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); a run without `--keep-stale` "
               "measures these records again.", ""]
              if changed else [])
-    stale += reproduced_lines(vouched, reproductions, codes)
+    stale += reproduced_lines(vouched, reproductions)
     lines = [SECTION, "", *stale, f"Generated by `examples/control_comparison.py` from `docs/results/control_comparison.json` "
              f"(commits {', '.join(commits)}). Evaluations are episodes, capped per task as stated below; a run that does not solve "
              "counts as unsolved (the median is 'unsolved' when fewer than half solve). Intervals: the 95% "
@@ -373,17 +381,16 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
     return "\n".join(lines)
 
 
-def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproductions: list[dict[str, Any]],
-                     codes: dict[str, dict[str, str]]) -> list[str]:
+def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproductions: list[dict[str, Any]]) -> list[str]:
     """The note on arms (marked ‡) whose records ran on earlier code and count as current because a
-    reproduction on the current code gave their lowest seeds' records again; ``vouched``: those records
-    with the files changed since they ran."""
+    reproduction on the current code (``reproductions``: :func:`current_reproductions`) gave their lowest
+    seeds' records again; ``vouched``: those records with the files changed since they ran."""
     if not vouched:
         return []
     changed = sorted({path for _, paths in vouched for path in paths})
     groups: dict[tuple[str, tuple[int, ...], str], list[str]] = {}
     for entry in reproductions:
-        if any(vouches(entry, r, codes) for r, _ in vouched):
+        if any(vouches(entry, r) for r, _ in vouched):
             key = (entry["task"], tuple(entry["seeds"]), str(entry["commit"])[:10])
             groups.setdefault(key, []).append(entry["arm"])
     arms = [f"{task}: {', '.join(sorted(names))} (seeds {', '.join(map(str, seeds))} of each, re-run at {commit})"

@@ -134,14 +134,18 @@ def test_a_reproduction_on_current_code_vouches_only_for_records_of_its_arm_code
     old = {**record("esp-crossover", 3, 700), "code": example.code_key(edited), "cap": 20000}
     entry = {"task": "double-pole", "arm": "esp-crossover", "seeds": [0, 1], "of_code": example.code_key(edited),
              "cap": 20000, "code": example.code_key(current), "commit": None, "dirty": False}
-    assert example.stale_files(old, codes) == ["populations/control.py"]
-    assert example.stale_files(old, codes, [entry]) == []
-    assert example.stale_files({**old, "arm": "esp-mutation-only"}, codes, [entry]) != []
-    assert example.stale_files({**old, "cap": 100_000}, codes, [entry]) != []
-    assert example.stale_files({**old, "code": None}, codes, [{**entry, "of_code": None}]) != []
+
+    def stale(record, *entries):
+        return example.stale_files(record, codes, example.current_reproductions(list(entries), codes))
+
+    assert stale(old) == ["populations/control.py"]
+    assert stale(old, entry) == []
+    assert stale({**old, "arm": "esp-mutation-only"}, entry) != []
+    assert stale({**old, "cap": 100_000}, entry) != []
+    assert stale({**old, "code": None}, {**entry, "of_code": None}) != []
     # a reproduction that ran on code which has itself changed since vouches for nothing
-    assert example.stale_files(old, codes, [{**entry, "code": example.code_key(edited)}]) != []
-    assert example.stale_files(old, codes, [{**entry, "dirty": True}]) != []  # nor one on uncommitted code
+    assert stale(old, {**entry, "code": example.code_key(edited)}) != []
+    assert stale(old, {**entry, "dirty": True}) != []  # nor one on uncommitted code
 
 
 def _reproduce(example, tmp_path, monkeypatch, evaluations_now):
