@@ -401,14 +401,19 @@ def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproducti
             f"runs count as current: {'; '.join(arms)}.", ""]
 
 
+def ranking(row: dict[str, Any]) -> tuple[float, float, float]:
+    """Sort key of the best arm: the lowest median; among arms whose medians are unsolved, the highest
+    success rate; then the lowest mean over solved runs."""
+    return row["median"], -row["solved"] / row["n"], row["mean_solved"]
+
+
 def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
     """The issue's goals for ``task``, each stated as met, missed or not judged."""
     by_arm = {r["arm"]: r for r in rows}
     ours = [r for r in rows if r["arm"] not in PEERS]
     if not ours:
         return []
-    # the lowest median; among arms whose medians are all unsolved, the highest success rate
-    best = min(ours, key=lambda r: (r["median"], -r["solved"] / r["n"], r["mean_solved"]))
+    best = min(ours, key=ranking)
     out = [f"Goals ({task}):", ""]
     for name, figure in PUBLISHED.get(task, {}).items():
         out.append(f"- median below {name}'s published {figure:,}: best arm {best['arm']} "
@@ -425,7 +430,7 @@ def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
         crossing = [r for r in rows if ARMS.get(r["arm"], ("",) * 4)[:3] == (algorithm, "embedding", "crossover")]
         if not crossing:
             continue
-        cross = min(crossing, key=lambda r: (r["median"], r["mean_solved"]))  # the best embedding-crossover arm
+        cross = min(crossing, key=ranking)  # the best embedding-crossover arm
         for other in (by_arm.get(f"{algorithm}-{v}") for v in ("mutation-only", "none")):
             if other is not None:
                 tests.append((algorithm, cross, other, rank_test(cross["values"], other["values"], cap)))

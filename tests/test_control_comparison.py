@@ -201,3 +201,12 @@ def test_a_reproduction_refuses_to_write_over_the_records_it_checks(example, tmp
     with pytest.raises(SystemExit, match="at least one seed"):
         example.main(["--reproduce", "0", "--against", str(stored), "--output", str(tmp_path / "part.json")])
     assert json.loads(stored.read_text()) == {"runs": []}
+
+
+def test_the_crossover_arm_tested_is_the_one_that_solves_most_when_no_median_is_solved(example):
+    # ga-interpolate's one solution is faster, but ga-crossover solves five times as many runs
+    runs = ([record("ga-crossover", s, 9000 if s < 5 else None, task="double-pole-nv") for s in range(50)]
+            + [record("ga-interpolate", s, 500 if s < 1 else None, task="double-pole-nv") for s in range(50)]
+            + [record("ga-mutation-only", s, None, task="double-pole-nv") for s in range(50)])
+    lines = [line for line in example.goals("double-pole-nv", example.summarise(runs), 20_000) if "crossover pays" in line]
+    assert lines and all(line.startswith("- crossover pays (ga): ga-crossover needs") for line in lines)
