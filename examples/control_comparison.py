@@ -377,7 +377,7 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
                          f"{_number(r['generalisation'])} |")
         names = plot(rows, task, figures, cap)
         lines += [""] + [f"![{name}](figures/{name})" for name in names] + [""]
-        lines += goals(task, chosen, cap) + [""]
+        lines += goals(task, chosen, cap) + [""] + alignment(chosen, cap)
     return "\n".join(lines)
 
 
@@ -441,6 +441,22 @@ def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
                    f"(one-sided rank test p = {p:.3g}; Holm-adjusted over this task's {len(tests)} tests "
                    f"{adjusted:.3g}): **{verdict}**")
     return out
+
+
+#: (aligned, plain) arms of one crossover: the pair that tells whether matching neurons before crossing pays.
+ALIGNED_PAIRS = (("ga-crossover", "ga-interpolate"), ("ga-transplant-aligned", "ga-transplant"))
+
+
+def alignment(rows: list[dict[str, Any]], cap: int) -> list[str]:
+    """Per :data:`ALIGNED_PAIRS` pair measured on the task: the one-sided rank test that the aligned
+    crossover needs fewer evaluations than the same crossover by position (no goal of the issue; the
+    test of the role-alignment reading)."""
+    by_arm = {r["arm"]: r for r in rows}
+    out = [f"- alignment: {aligned} ({by_arm[aligned]['solved']}/{by_arm[aligned]['n']} solved) needs fewer "
+           f"evaluations than {plain} ({by_arm[plain]['solved']}/{by_arm[plain]['n']} solved): one-sided rank test "
+           f"p = {rank_test(by_arm[aligned]['values'], by_arm[plain]['values'], cap):.3g}"
+           for aligned, plain in ALIGNED_PAIRS if aligned in by_arm and plain in by_arm]
+    return ["Aligned against positional crossover (not a goal of the issue):", "", *out, ""] if out else []
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -210,3 +210,14 @@ def test_the_crossover_arm_tested_is_the_one_that_solves_most_when_no_median_is_
             + [record("ga-mutation-only", s, None, task="double-pole-nv") for s in range(50)])
     lines = [line for line in example.goals("double-pole-nv", example.summarise(runs), 20_000) if "crossover pays" in line]
     assert lines and all(line.startswith("- crossover pays (ga): ga-crossover needs") for line in lines)
+
+
+def test_aligned_crossover_is_tested_against_the_same_crossover_by_position(example):
+    runs = ([record("ga-crossover", s, 100 + s) for s in range(20)]
+            + [record("ga-interpolate", s, 5000 + s) for s in range(20)]
+            + [record("ga-transplant", s, 100) for s in range(20)])  # its aligned twin did not run
+    (line,) = [line for line in example.alignment(example.summarise(runs), 20_000) if line.startswith("- ")]
+    assert line.startswith("- alignment: ga-crossover (20/20 solved) needs fewer evaluations than ga-interpolate "
+                           "(20/20 solved)")
+    assert float(line.rsplit("p = ", 1)[1]) < 1e-6
+    assert example.alignment(example.summarise(runs[:20]), 20_000) == []
