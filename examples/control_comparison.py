@@ -401,6 +401,16 @@ def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproducti
             f"runs count as current: {'; '.join(arms)}.", ""]
 
 
+#: Runs per arm the issue's protocol asks for before a goal is judged.
+MIN_RUNS = 50
+
+
+def protocol_arms(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with at least :data:`MIN_RUNS` runs, or all of them when none has that many: an arm of
+    a few runs must not win the choice of the best arm by the luck of a small sample."""
+    return [r for r in rows if r["n"] >= MIN_RUNS] or list(rows)
+
+
 def ranking(row: dict[str, Any]) -> tuple[float, float, float]:
     """Sort key of the best arm: the lowest median; among arms whose medians are unsolved, the highest
     success rate; then the lowest mean over solved runs."""
@@ -413,8 +423,9 @@ def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
     ours = [r for r in rows if r["arm"] not in PEERS]
     if not ours:
         return []
-    best = min(ours, key=ranking)
-    out = [f"Goals ({task}):", ""]
+    best = min(protocol_arms(ours), key=ranking)
+    out = [f"Goals ({task}; the best arm and each algorithm's crossover arm are chosen among the arms with at "
+           f"least {MIN_RUNS} runs, where there are any):", ""]
     for name, figure in PUBLISHED.get(task, {}).items():
         out.append(f"- median below {name}'s published {figure:,}: best arm {best['arm']} "
                    f"{_number(best['median'])}: **{'met' if best['median'] < figure else 'missed'}**")
@@ -430,13 +441,14 @@ def goals(task: str, rows: list[dict[str, Any]], cap: int) -> list[str]:
         crossing = [r for r in rows if ARMS.get(r["arm"], ("",) * 4)[:3] == (algorithm, "embedding", "crossover")]
         if not crossing:
             continue
-        cross = min(crossing, key=ranking)  # the best embedding-crossover arm
+        cross = min(protocol_arms(crossing), key=ranking)  # the best embedding-crossover arm
         for other in (by_arm.get(f"{algorithm}-{v}") for v in ("mutation-only", "none")):
             if other is not None:
                 tests.append((algorithm, cross, other, rank_test(cross["values"], other["values"], cap)))
     for (algorithm, cross, other, p), adjusted in zip(tests, holm([test[3] for test in tests])):
-        enough = min(cross["n"], other["n"]) >= 50
-        verdict = ("met" if p < 0.05 else "missed") if enough else f"not judged (n = {min(cross['n'], other['n'])} < 50)"
+        enough = min(cross["n"], other["n"]) >= MIN_RUNS
+        verdict = (("met" if p < 0.05 else "missed") if enough
+                   else f"not judged (n = {min(cross['n'], other['n'])} < {MIN_RUNS})")
         out.append(f"- crossover pays ({algorithm}): {cross['arm']} needs fewer evaluations than {other['arm']} "
                    f"(one-sided rank test p = {p:.3g}; Holm-adjusted over this task's {len(tests)} tests "
                    f"{adjusted:.3g}): **{verdict}**")

@@ -221,3 +221,15 @@ def test_aligned_crossover_is_tested_against_the_same_crossover_by_position(exam
                            "(20/20 solved)")
     assert float(line.rsplit("p = ", 1)[1]) < 1e-6
     assert example.alignment(example.summarise(runs[:20]), 20_000) == []
+
+
+def test_an_arm_of_few_runs_is_not_chosen_over_one_measured_by_the_protocol(example):
+    runs = ([record("ga-crossover", s, 6000 + s) for s in range(50)]
+            + [record("ga-transplant", s, 1000 + s) for s in range(10)]  # faster, but only 10 runs
+            + [record("ga-mutation-only", s, 9000 + s) for s in range(50)])
+    lines = example.goals("double-pole", example.summarise(runs), 20_000)
+    assert any("best arm ga-crossover 6,024" in line for line in lines)
+    pays = [line for line in lines if "crossover pays (ga)" in line]
+    assert pays and all("ga-crossover needs fewer" in line and "**met**" in line for line in pays)
+    only_few = example.goals("double-pole", example.summarise(runs[50:60]), 20_000)
+    assert any("best arm ga-transplant" in line for line in only_few)  # no 50-run arm: the choice falls back
