@@ -356,7 +356,7 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
     changed = sorted({path for _, paths in stale_by_run for path in paths})
     stale_arms = {(r["task"], r["arm"]) for r, paths in stale_by_run if paths}
     stale = ([f"† Stale arm: the code its runs loaded has changed since in {len(changed)} file(s) "
-              f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); a run without `--keep-stale` "
+              f"({_named(changed)}); a run without `--keep-stale` "
               "measures these records again.", ""]
              if changed else [])
     stale += reproduced_lines(vouched, reproductions)
@@ -381,6 +381,11 @@ def report(document: dict[str, Any], figures: Path, default_cap: int) -> str:
     return "\n".join(lines)
 
 
+def _named(paths: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``paths``, comma-separated, with ``...`` when there are more."""
+    return ", ".join(paths[:shown]) + (", ..." if len(paths) > shown else "")
+
+
 def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproductions: list[dict[str, Any]]) -> list[str]:
     """The note on arms (marked ‡) whose records ran on earlier code and count as current because a
     reproduction on the current code (``reproductions``: :func:`current_reproductions`) gave their lowest
@@ -396,7 +401,7 @@ def reproduced_lines(vouched: list[tuple[dict[str, Any], list[str]]], reproducti
     arms = [f"{task}: {', '.join(sorted(names))} (seeds {', '.join(map(str, seeds))} of each, re-run at {commit})"
             for (task, seeds, commit), names in sorted(groups.items())]
     return [f"‡ Reproduced arm: its runs ran on code that has changed since in {len(changed)} file(s) "
-            f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); its lowest seeds, re-run on the "
+            f"({_named(changed)}); its lowest seeds, re-run on the "
             f"current code (`--reproduce`), gave their stored records again ({', '.join(OUTCOME)}), so its "
             f"runs count as current: {'; '.join(arms)}.", ""]
 
